@@ -1,0 +1,156 @@
+"""The typed, validated form of routes.yaml: frozen values the rest of routesh reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal, Mapping
+
+ProviderType = Literal["anthropic", "openai"]
+Via = Literal["api", "claude-code"]
+Auth = Literal["api-key", "bearer", "subscription"]
+OnSecret = Literal["block", "redact", "warn", "allow"]
+
+EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Provider:
+    """Where requests go and which credential they need."""
+
+    name: str
+    type: ProviderType
+    base_url: str | None = None
+    key_env: str | None = None
+    needs_key: bool = True  # False for `key: none` (local models)
+    auth: Auth = "api-key"  # subscription: Claude Code uses its own login, no key is passed
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Route:
+    """A named destination: provider, model, engine and how to treat failures."""
+
+    name: str
+    provider: str
+    model: str
+    via: Via = "api"
+    fallback: tuple[str, ...] = ()
+    max_output_tokens: int | None = None
+    system: str | None = None
+    timeout_s: float | None = None
+    retries: int | None = None
+    env: Mapping[str, str] = EMPTY
+    description: str | None = None
+    allow_upgrade: bool = False  # may a fallback be more expensive than this route?
+    on_refusal: str | None = None  # route to escalate to on stop_reason "refusal"
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One routing rule; every condition it names must hold for it to match."""
+
+    index: int
+    route: str
+    prefix: str | None = None
+    keywords: tuple[str, ...] = ()
+    regex: str | None = None
+    min_tokens: int | None = None
+    max_tokens: int | None = None
+    hours: str | None = None  # "HH:MM-HH:MM", may wrap midnight
+    description: str | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class ProviderOverride:
+    """A profile's own endpoint or credential for a provider (work vs personal account)."""
+
+    base_url: str | None = None
+    key_env: str | None = None
+    auth: Auth | None = None
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Spending limits for a profile, checked against the ledger before sending."""
+
+    daily_usd: float | None = None
+    monthly_usd: float | None = None
+    on_exceed: Literal["block", "downgrade"] = "block"
+    downgrade: str | None = None  # route used when on_exceed is downgrade
+
+
+@dataclass(frozen=True)
+class Profile:
+    """An account context: which providers it may use and how it treats prompts."""
+
+    name: str
+    allow_providers: tuple[str, ...] | None = None  # None: any provider
+    allow_routes: tuple[str, ...] | None = None  # None: any route
+    log_prompts: bool = True
+    on_secret: OnSecret = "warn"
+    paths: tuple[str, ...] = ()
+    providers: Mapping[str, ProviderOverride] = EMPTY  # type: ignore[assignment]
+    budget: Budget | None = None
+    description: str | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Price (USD per million tokens) and context window of one model."""
+
+    id: str
+    input: float | None = None
+    output: float | None = None
+    cache_read: float | None = None
+    cache_write: float | None = None
+    context_window: int | None = None
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CodeRouting:
+    """How `routesh serve`/`routesh code` map Claude Code's request classes to routes."""
+
+    default: str | None = None
+    background: str | None = None
+    think: str | None = None
+    long_context: str | None = None
+    long_context_threshold: int = 60000
+    web_search: str | None = None
+    image: str | None = None
+    subagent: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole effective configuration, plus where it came from."""
+
+    default_route: str
+    default_profile: str
+    providers: Mapping[str, Provider]
+    routes: Mapping[str, Route]
+    rules: tuple[Rule, ...]
+    profiles: Mapping[str, Profile]
+    models: Mapping[str, ModelInfo] = EMPTY  # type: ignore[assignment]
+    code: CodeRouting = field(default_factory=CodeRouting)
+    claude_path: str | None = None
+    source: str = "<built-in>"
+
+    def provider_for(self, route: Route, profile: Profile) -> Provider:
+        """The route's provider with the profile's override applied."""
+        base = self.providers[route.provider]
+        over = profile.providers.get(route.provider)
+        if over is None:
+            return base
+        from dataclasses import replace
+
+        return replace(
+            base,
+            base_url=over.base_url or base.base_url,
+            key_env=over.key_env or base.key_env,
+            auth=over.auth or base.auth,
+        )

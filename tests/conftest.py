@@ -1,0 +1,33 @@
+"""Shared fixtures: every test runs with HOME and the XDG dirs in a temp dir."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point HOME and the XDG dirs at a temp dir so no test touches the user's files.
+
+    The throwaway gnome-keyring daemon read its own XDG_DATA_HOME when it started, so
+    moving it here does not move the keyring.
+    """
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    for var, sub in (
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_DATA_HOME", ".local/share"),
+        ("XDG_STATE_HOME", ".local/state"),
+        ("XDG_CACHE_HOME", ".cache"),
+    ):
+        monkeypatch.setenv(var, str(home / sub))
+    for var in ("ROUTESH_CONFIG", "ROUTESH_PROFILE", "CLAUDE_CODE_ROUTE", "ROUTESH_DEBUG", "ANTHROPIC_API_KEY",
+                "OPENROUTER_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_MODEL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(home)
+    return home
