@@ -40,7 +40,7 @@ class Route:
     system: str | None = None
     timeout_s: float | None = None
     retries: int | None = None
-    env: Mapping[str, str] = EMPTY
+    env: Mapping[str, str] = field(default_factory=lambda: EMPTY)
     description: str | None = None
     allow_upgrade: bool = False  # may a fallback be more expensive than this route?
     on_refusal: str | None = None  # route to escalate to on stop_reason "refusal"
@@ -92,7 +92,7 @@ class Profile:
     log_prompts: bool = True
     on_secret: OnSecret = "warn"
     paths: tuple[str, ...] = ()
-    providers: Mapping[str, ProviderOverride] = EMPTY  # type: ignore[assignment]
+    providers: Mapping[str, ProviderOverride] = field(default_factory=lambda: EMPTY)  # type: ignore[arg-type]
     budget: Budget | None = None
     description: str | None = None
     line: int = 0
@@ -125,9 +125,9 @@ class CodeRouting:
     subagent: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Config:
-    """The whole effective configuration, plus where it came from."""
+    """The whole effective configuration, plus where it came from (compared and hashed by identity)."""
 
     default_route: str
     default_profile: str
@@ -135,7 +135,7 @@ class Config:
     routes: Mapping[str, Route]
     rules: tuple[Rule, ...]
     profiles: Mapping[str, Profile]
-    models: Mapping[str, ModelInfo] = EMPTY  # type: ignore[assignment]
+    models: Mapping[str, ModelInfo] = field(default_factory=lambda: EMPTY)  # type: ignore[arg-type]
     code: CodeRouting = field(default_factory=CodeRouting)
     claude_path: str | None = None
     source: str = "<built-in>"

@@ -31,10 +31,10 @@ class EngineRequest:
     base_url: str | None = None
     api_key: str | None = None  # never logged; repr hides it
     auth: Auth = "api-key"
-    env: Mapping[str, str] = EMPTY  # extra environment (claude-code engine)
+    env: Mapping[str, str] = field(default_factory=lambda: EMPTY)  # extra environment (claude-code engine)
     resume_session: str | None = None  # claude-code session to continue
     claude_path: str | None = None
-    extra_models: Mapping[str, str] = EMPTY  # claude-code: subagent/background model ids
+    extra_models: Mapping[str, str] = field(default_factory=lambda: EMPTY)  # claude-code: subagent/background ids
 
     def __repr__(self) -> str:  # keep keys out of tracebacks and debug output
         key = "set" if self.api_key else "none"

@@ -1,0 +1,60 @@
+"""Model prices, context windows and aliases, so costs are estimated without asking anyone."""
+
+from __future__ import annotations
+
+import re
+from typing import Mapping
+
+from .config import ModelInfo
+
+# USD per million tokens. Cached reads cost 10% of input; 5-minute cache writes 125%.
+BUILTIN: tuple[ModelInfo, ...] = (
+    ModelInfo("claude-opus-4-7", input=5.0, output=25.0, context_window=1_000_000, aliases=("opus",)),
+    ModelInfo("claude-sonnet-4-6", input=3.0, output=15.0, context_window=1_000_000, aliases=("sonnet",)),
+    ModelInfo("claude-haiku-4-5", input=1.0, output=5.0, context_window=200_000, aliases=("haiku",)),
+)
+
+_DATE_SUFFIX = re.compile(r"-(?:\d{8}|latest)$")
+
+
+class Catalog:
+    """Looks models up by id, alias or dated id; user entries from routes.yaml win."""
+
+    def __init__(self, user: Mapping[str, ModelInfo] | None = None) -> None:
+        self._by_name: dict[str, ModelInfo] = {}
+        for info in (*BUILTIN, *(user or {}).values()):
+            merged = self._merge(self._by_name.get(info.id), info)
+            self._by_name[info.id] = merged
+            for alias in merged.aliases:
+                self._by_name[alias] = merged
+
+    @staticmethod
+    def _merge(old: ModelInfo | None, new: ModelInfo) -> ModelInfo:
+        """A user entry may set just a price; the rest comes from the built-in."""
+        if old is None:
+            return new
+        return ModelInfo(
+            new.id,
+            input=new.input if new.input is not None else old.input,
+            output=new.output if new.output is not None else old.output,
+            cache_read=new.cache_read if new.cache_read is not None else old.cache_read,
+            cache_write=new.cache_write if new.cache_write is not None else old.cache_write,
+            context_window=new.context_window or old.context_window,
+            aliases=tuple(dict.fromkeys((*old.aliases, *new.aliases))),
+        )
+
+    def get(self, name: str) -> ModelInfo | None:
+        """The model's info, or None when its price is unknown."""
+        info = self._by_name.get(name)
+        if info is None and _DATE_SUFFIX.search(name):
+            info = self._by_name.get(_DATE_SUFFIX.sub("", name))
+        return info
+
+    def resolve(self, name: str) -> str:
+        """The current id for an alias (opus → claude-opus-4-7); other names unchanged."""
+        info = self._by_name.get(name)
+        return info.id if info is not None and name in info.aliases else name
+
+    def models(self) -> list[ModelInfo]:
+        """Every known model once."""
+        return list({id(m): m for m in self._by_name.values()}.values())

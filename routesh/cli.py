@@ -1,0 +1,150 @@
+"""The `routesh` command: parse arguments, hand off to a command module, turn failures into exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Callable, NoReturn
+
+from . import __version__
+from .errors import EXIT_USAGE, UserError
+
+# subcommand → "module:function"; imported only when used, so `--dry-run` stays fast
+SUBCOMMANDS: dict[str, str] = {
+    "keys": "routesh.commands.keys_cmd:add_parser",
+    "config": "routesh.commands.config_cmd:add_parser",
+    "routes": "routesh.commands.config_cmd:add_routes_parser",
+    "log": "routesh.commands.usage_cmd:add_log_parser",
+    "stats": "routesh.commands.usage_cmd:add_stats_parser",
+    "doctor": "routesh.commands.doctor:add_parser",
+    "serve": "routesh.commands.gateway_cmd:add_serve_parser",
+    "code": "routesh.commands.gateway_cmd:add_code_parser",
+    "import-ccr": "routesh.commands.gateway_cmd:add_import_parser",
+}
+_VALUE_OPTS = {"--config", "--profile", "--route", "--tag"}
+
+DESCRIPTION = """\
+Route each AI coding prompt to the right model, key and engine, and record what it cost.
+
+  routesh                          open the shell
+  routesh PROMPT...                route, run, stream the answer (or: echo PROMPT | routesh)
+  routesh --dry-run [--json] PROMPT   where it would go and why; sends nothing
+
+commands: keys, config, routes, log, stats, doctor, serve, code, import-ccr  (routesh COMMAND -h)
+A prompt that starts with a command name needs `--` first: routesh -- log the errors."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that says what is wrong in two lines and exits 2, with a did-you-mean for options."""
+
+    def error(self, message: str) -> NoReturn:
+        if "unrecognized arguments" in message:
+            from .yamlnodes import did_you_mean
+
+            bad = message.split(":", 1)[1].split()[0]
+            opts = [o for a in self._actions for o in a.option_strings]
+            message = f"unknown option {bad}{did_you_mean(bad, opts)}"
+        self.exit(EXIT_USAGE, f"{self.prog}: {message}\nrun `{self.prog} -h` for usage\n")
+
+
+def add_global_options(p: argparse.ArgumentParser, *, suppress: bool = False) -> None:
+    """Options every command accepts: which config and which profile."""
+    default = argparse.SUPPRESS if suppress else None
+    p.add_argument("--config", metavar="PATH", default=default, help="routes.yaml to use (also $ROUTESH_CONFIG)")
+    p.add_argument("--profile", metavar="NAME", default=default,
+                   help="profile to use (also $ROUTESH_PROFILE, then $CLAUDE_CODE_ROUTE)")
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="routesh", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_global_options(p)
+    p.add_argument("--route", metavar="NAME", help="use this route, whatever the rules say")
+    p.add_argument("--dry-run", action="store_true", help="show where the prompt would go and why; send nothing")
+    p.add_argument("--json", action="store_true", help="with --dry-run: one JSON object")
+    p.add_argument("--tag", metavar="TAG", help="label this request in the ledger (a workflow or namespace)")
+    p.add_argument("-V", "--version", action="version", version=f"routesh {__version__}")
+    p.add_argument("prompt", nargs="*", help="the prompt; read from stdin when absent and stdin is not a terminal")
+    return p
+
+
+def _split(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
+    """(global args, subcommand or None, subcommand args): the first bare word decides."""
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            return argv, None, []
+        if a in _VALUE_OPTS:
+            i += 2
+            continue
+        if a.startswith("-"):
+            i += 1
+            continue
+        if a in SUBCOMMANDS:
+            return argv[:i], a, argv[i + 1:]
+        return argv, None, []
+    return argv, None, []
+
+
+def _load(spec: str) -> Callable[..., Callable[[argparse.Namespace], int]]:
+    from importlib import import_module
+
+    mod, _, fn = spec.partition(":")
+    return getattr(import_module(mod), fn)
+
+
+def run(argv: list[str]) -> int:
+    """Parse and dispatch; raises UserError and friends for main() to report."""
+    head, sub, rest = _split(argv)
+    if sub is not None:
+        parent = _Parser(prog="routesh", add_help=False)
+        add_global_options(parent)
+        parent.add_argument("--route", help=argparse.SUPPRESS)
+        parent.add_argument("--tag", help=argparse.SUPPRESS)
+        globals_ = parent.parse_args(head)
+        p = _Parser(prog=f"routesh {sub}")
+        handler = _load(SUBCOMMANDS[sub])(p)
+        args = p.parse_args(rest, namespace=globals_)
+        return handler(args)
+    args = _top_parser().parse_intermixed_args(argv)
+    from .commands.oneshot import main as oneshot
+
+    return oneshot(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: every failure becomes one or two plain lines and a documented exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return run(argv)
+    except UserError as exc:
+        print(f"routesh: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("routesh: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        try:  # the reader went away (| head): stop quietly, like other Unix tools
+            sys.stdout = None  # type: ignore[assignment]
+        finally:
+            return 0
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+        if os.environ.get("ROUTESH_DEBUG"):
+            raise
+        where = _where(exc)
+        print(f"routesh: internal error ({type(exc).__name__}{where}); this is a bug.\n"
+              "Run again with ROUTESH_DEBUG=1 to see the traceback, and report it.", file=sys.stderr)
+        return 1
+
+
+def _where(exc: BaseException) -> str:
+    """file:line of the innermost routesh frame; the message itself is not shown (it might hold a secret)."""
+    tb = exc.__traceback__
+    spot = ""
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if "routesh" in name:
+            spot = f" at {os.path.basename(name)}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return spot

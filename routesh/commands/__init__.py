@@ -1,0 +1,1 @@
+"""Subcommands of the `routesh` CLI, each imported only when used."""

@@ -1,0 +1,69 @@
+"""`routesh PROMPT...`, `echo PROMPT | routesh` and `routesh --dry-run`: one prompt, routed, then run or shown."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+
+from ..context import Context, build
+from ..errors import PolicyRefusal, UserError
+from ..plan import Plan, make_plan
+from ..prompt import check_size, check_text, read_stdin
+from ..yamlnodes import did_you_mean
+
+
+def lookup(profile: str, provider):  # type: ignore[no-untyped-def]
+    """Key status for plans: never raises for an unusable keyring (the plan says 'none' and why)."""
+    from ..secrets import lookup_key
+
+    return lookup_key(profile, provider, strict=False)
+
+
+def plan_for(ctx: Context, text: str, route: str | None) -> Plan:
+    """Check the prompt, route it and check its size: the common start of a dry-run and a real run."""
+    check_text(text, ctx.config)
+    if route is not None and route not in ctx.config.routes:
+        raise UserError(f"unknown route '{route}'{did_you_mean(route, ctx.config.routes)}; "
+                        f"routes: {', '.join(ctx.config.routes)}")
+    plan = make_plan(ctx, text, datetime.now(), lookup, route=route)
+    check_size(plan.decision, plan.model, ctx.catalog)
+    return plan
+
+
+def main(args: argparse.Namespace) -> int:
+    """Route one prompt; with --dry-run show the plan, otherwise run it and stream the answer."""
+    if args.json and not args.dry_run:
+        raise UserError("--json goes with --dry-run (an answer streams as text)")
+    ctx = build(args.config, args.profile)
+    for warning in ctx.loaded.warnings:
+        print(f"routesh: {warning}", file=sys.stderr)
+    if args.prompt:
+        text = " ".join(args.prompt)
+    elif sys.stdin is None or sys.stdin.isatty():
+        if args.dry_run:
+            raise UserError('--dry-run needs a prompt, e.g. routesh --dry-run "/debug why is this flaky?"')
+        from ..shell import main as shell
+
+        return shell(ctx, args)
+    else:
+        text = read_stdin(sys.stdin.buffer)
+    plan = plan_for(ctx, text, args.route)
+    if args.dry_run:
+        return _show(plan, args.json)
+    if not plan.verdict.allowed:
+        raise PolicyRefusal(f"refused, nothing was sent: {plan.verdict.why}")
+    from .run import run_plan
+
+    return run_plan(ctx, plan, tag=args.tag)
+
+
+def _show(plan: Plan, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(plan.to_json(), indent=2, ensure_ascii=False))
+    else:
+        from ..render import console, show_plan
+
+        show_plan(console(), plan)
+    return 0 if plan.verdict.allowed else PolicyRefusal.exit_code

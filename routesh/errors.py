@@ -1,0 +1,26 @@
+"""The failures a user can act on, each with its documented exit code."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_MODEL = 1  # the model side failed after retries and fallbacks
+EXIT_USAGE = 2  # bad usage or bad config
+EXIT_POLICY = 3  # refused by policy: provider not allowed, a secret in the prompt, budget spent
+
+
+class UserError(Exception):
+    """A problem the user can fix; its message names the problem and the fix, no traceback."""
+
+    exit_code = EXIT_USAGE
+
+
+class PolicyRefusal(UserError):
+    """The profile forbids this request; nothing was sent."""
+
+    exit_code = EXIT_POLICY
+
+
+class ModelFailure(UserError):
+    """The model side failed after retries and fallbacks."""
+
+    exit_code = EXIT_MODEL

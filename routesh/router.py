@@ -1,0 +1,174 @@
+"""Decide which route a prompt takes, and say why: a pure function of text, config and time."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+
+from .config import Config, Rule
+from .hours import in_hours
+from .tokens import estimate_tokens
+
+
+def split_prefix(text: str) -> tuple[str | None, str]:
+    """('/word', rest) when the text starts with a slash command, else (None, text)."""
+    stripped = text.lstrip()
+    if not stripped.startswith("/"):
+        return None, text
+    head, _, rest = stripped.partition(" ")
+    head, nl, rest2 = head.partition("\n")
+    if nl:
+        rest = rest2 + (" " + rest if rest else "")
+    return head, rest.strip()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Where a prompt goes and the evidence for it."""
+
+    route: str
+    text: str  # what will be sent: the prompt with any route prefix removed
+    rule: Rule | None
+    matched: str | None  # the exact thing that matched: the prefix, the keyword as written, ...
+    reason: str
+    fallbacks: tuple[str, ...]
+    estimated_input_tokens: int
+    forced: bool = False  # chosen by --route or a sticky shell route, not by a rule
+
+
+class _Compiled:
+    """Rules pre-digested once per config so deciding is one pass over the text."""
+
+    def __init__(self, config: Config) -> None:
+        self.prefixes = {r.prefix: r for r in config.rules if r.prefix}
+        self.ordered = [r for r in config.rules if r.prefix] + [r for r in config.rules if not r.prefix]
+        phrases = sorted({_norm(k) for r in config.rules for k in r.keywords}, key=len, reverse=True)
+        self.keywords = _phrase_regex(phrases) if phrases else None
+        self.phrases = phrases
+        self.regexes = {r.index: re.compile(r.regex) for r in config.rules if r.regex}
+        self.needs_tokens = any(r.min_tokens is not None or r.max_tokens is not None for r in config.rules)
+
+
+def _norm(phrase: str) -> str:
+    return " ".join(phrase.lower().split())
+
+
+def _phrase_regex(phrases: list[str]) -> re.Pattern[str]:
+    """One case-insensitive alternation, whole words only, whitespace-tolerant inside phrases."""
+    parts = [r"\s+".join(re.escape(w) for w in p.split()) for p in phrases]
+    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)", re.IGNORECASE)
+
+
+@lru_cache(maxsize=8)
+def _compiled(config: Config) -> _Compiled:
+    return _Compiled(config)
+
+
+def _found_keywords(c: _Compiled, text: str) -> dict[str, str]:
+    """Normalised keyword → the text as written, for every keyword present (one regex pass)."""
+    if c.keywords is None:
+        return {}
+    found: dict[str, str] = {}
+    for m in c.keywords.finditer(text):
+        written = m.group(0)
+        key = _norm(written)
+        if key in found:
+            continue
+        found[key] = written
+        # a longer phrase may hide a shorter keyword inside it ("failing test" ⊃ "test")
+        for p in c.phrases:
+            if p not in found and len(p) < len(key) and p in key and re.search(
+                r"(?<!\w)" + re.escape(p) + r"(?!\w)", key
+            ):
+                found[p] = p
+    return found
+
+
+def fallback_chain(config: Config, route: str) -> tuple[str, ...]:
+    """The route's fallbacks, depth first, each route once (cycles are rejected at load time)."""
+    out: list[str] = []
+
+    def walk(name: str) -> None:
+        for fb in config.routes[name].fallback:
+            if fb != route and fb not in out:
+                out.append(fb)
+                walk(fb)
+
+    walk(route)
+    return tuple(out)
+
+
+def decide(text: str, config: Config, now: datetime, *, route: str | None = None) -> Decision:
+    """Pick a route: a forced route, else prefix rules, else the other rules in file order, else the default."""
+    c = _compiled(config)
+    prefix, rest = split_prefix(text)
+    prefix_rule = c.prefixes.get(prefix) if prefix else None
+    body = rest if prefix_rule else text
+    tokens = estimate_tokens(body)
+
+    if route is not None:
+        return Decision(route, body, None, None, f"--route {route} was given", fallback_chain(config, route),
+                        tokens, forced=True)
+    if prefix_rule is not None and _others_hold(prefix_rule, body, tokens, now, c, {}):
+        return _decided(config, prefix_rule, body, tokens, prefix or "", f"the prompt starts with {prefix}")
+
+    found = _found_keywords(c, body) if c.keywords is not None else {}
+    for rule in c.ordered:
+        if rule.prefix:
+            continue
+        why = _match(rule, body, tokens, now, c, found)
+        if why is not None:
+            return _decided(config, rule, body, tokens, why[0], why[1])
+    return Decision(config.default_route, body, None, None, "no rule matched, so the default route is used",
+                    fallback_chain(config, config.default_route), tokens)
+
+
+def _decided(config: Config, rule: Rule, body: str, tokens: int, matched: str, why: str) -> Decision:
+    return Decision(rule.route, body, rule, matched, f"{why} (rule {rule.index + 1}, line {rule.line})",
+                    fallback_chain(config, rule.route), tokens)
+
+
+def _others_hold(rule: Rule, body: str, tokens: int, now: datetime, c: _Compiled, found: dict[str, str]) -> bool:
+    """A prefix rule may also carry conditions; they must hold too."""
+    if not (rule.keywords or rule.regex or rule.min_tokens is not None or rule.max_tokens is not None or rule.hours):
+        return True
+    return _match(rule, body, tokens, now, c, found or _found_keywords(c, body)) is not None
+
+
+def _match(
+    rule: Rule, body: str, tokens: int, now: datetime, c: _Compiled, found: dict[str, str]
+) -> tuple[str, str] | None:
+    """(matched text, why) when every condition of the rule holds, else None."""
+    evidence: list[tuple[str, str]] = []
+    if rule.keywords:
+        hit = next((k for k in rule.keywords if _norm(k) in found), None)
+        if hit is None:
+            return None
+        evidence.append((found[_norm(hit)], f"the prompt mentions \u201c{found[_norm(hit)]}\u201d"))
+    if rule.regex:
+        m = c.regexes[rule.index].search(body)
+        if m is None:
+            return None
+        evidence.append((m.group(0), f"the prompt matches /{rule.regex}/ at \u201c{_clip(m.group(0))}\u201d"))
+    if rule.min_tokens is not None:
+        if tokens < rule.min_tokens:
+            return None
+        evidence.append((f"~{tokens} tokens", f"the prompt is ~{tokens:,} tokens (≥ {rule.min_tokens:,})"))
+    if rule.max_tokens is not None:
+        if tokens > rule.max_tokens:
+            return None
+        evidence.append((f"~{tokens} tokens", f"the prompt is ~{tokens:,} tokens (≤ {rule.max_tokens:,})"))
+    if rule.hours:
+        if not in_hours(rule.hours, now):
+            return None
+        evidence.append((now.strftime("%H:%M"), f"it is {now:%H:%M}, within {rule.hours}"))
+    if not evidence:
+        return None
+    return evidence[0][0], " and ".join(e[1] for e in evidence)
+
+
+def _clip(s: str, n: int = 40) -> str:
+    s = " ".join(s.split())
+    return s if len(s) <= n else s[: n - 1] + "…"

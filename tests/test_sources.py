@@ -1,0 +1,69 @@
+"""Which routes.yaml is in effect, and project files only after `routesh config trust`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from routesh.configfile import builtin_text
+from routesh.paths import user_config_file
+from routesh.sources import load, trust, trust_status
+
+MINI = "routes: {default: {provider: a, model: m1}}\nproviders: {a: {type: openai}}\n"
+
+
+def write(path: Path, model: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(MINI.replace("m1", model))
+    return path
+
+
+def model(loaded) -> str:
+    return loaded.config.routes["default"].model
+
+
+def test_builtin_when_nothing_else(isolated_home):
+    loaded = load(None, {}, isolated_home)
+    assert loaded.kind == "builtin" and loaded.config.routes["default"].model == "claude-sonnet-4-6"
+
+
+def test_precedence_flag_env_user(isolated_home, tmp_path):
+    write(user_config_file(), "user")
+    env_file = write(tmp_path / "env.yaml", "env")
+    flag_file = write(tmp_path / "flag.yaml", "flag")
+    assert model(load(None, {}, isolated_home)) == "user"
+    assert model(load(None, {"ROUTESH_CONFIG": str(env_file)}, isolated_home)) == "env"
+    assert model(load(str(flag_file), {"ROUTESH_CONFIG": str(env_file)}, isolated_home)) == "flag"
+
+
+def test_project_file_needs_trust_and_loses_it_when_changed(isolated_home):
+    write(user_config_file(), "user")
+    proj = isolated_home / "src" / "proj"
+    (proj / ".git").mkdir(parents=True)
+    f = write(proj / "routes.yaml", "project")
+    sub = proj / "pkg"
+    sub.mkdir()
+    loaded = load(None, {}, sub)
+    assert model(loaded) == "user"
+    assert any("not trusted" in w and "routesh config trust" in w for w in loaded.warnings)
+    trust(f)
+    assert trust_status(f) == "trusted"
+    assert model(load(None, {}, sub)) == "project"
+    f.write_text(f.read_text() + "# edited\n")
+    loaded = load(None, {}, sub)
+    assert model(loaded) == "user" and any("changed since you trusted it" in w for w in loaded.warnings)
+
+
+def test_a_copy_of_the_builtin_needs_no_trust(isolated_home):
+    proj = isolated_home / "src" / "routesh"
+    (proj / ".git").mkdir(parents=True)
+    (proj / "routes.yaml").write_text(builtin_text())
+    loaded = load(None, {}, proj)
+    assert loaded.kind == "builtin" and loaded.warnings == ()
+
+
+def test_search_stops_at_the_repository_root(isolated_home):
+    outer = isolated_home / "src"
+    write(outer / "routes.yaml", "outer")
+    repo = outer / "repo"
+    (repo / ".git").mkdir(parents=True)
+    assert load(None, {}, repo).warnings == ()
