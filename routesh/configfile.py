@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from importlib.resources import files
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -44,7 +44,7 @@ _PREFIX = re.compile(r"^/[A-Za-z0-9][\w-]*$")
 
 def builtin_text() -> str:
     """The built-in default routes.yaml shipped inside the package (the same file as the repo's routes.yaml)."""
-    return files("routesh").joinpath("routes.yaml").read_text(encoding="utf-8")
+    return (Path(__file__).parent / "routes.yaml").read_text(encoding="utf-8")
 
 
 def parse(text: str, file: str) -> Config:

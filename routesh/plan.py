@@ -39,6 +39,7 @@ class Plan:
     key_source: str
     key_present: bool
     key_needed: bool
+    key_problem: str | None
     estimated_cost_usd: float | None
     verdict: Verdict
 
@@ -70,7 +71,8 @@ class Plan:
             "cost_note": "input only; output tokens are unknown until the answer",
             "fallbacks": list(d.fallbacks),
             "fallbacks_skipped": [{"route": r, "why": why} for r, why in self.verdict.skipped],
-            "key": {"source": self.key_source, "present": self.key_present, "needed": self.key_needed},
+            "key": {"source": self.key_source, "present": self.key_present, "needed": self.key_needed,
+                    "problem": self.key_problem},
             "policy": {"allowed": self.verdict.allowed, "why": self.verdict.why},
             "prompt_chars": len(d.text),
         }
@@ -85,11 +87,12 @@ def make_plan(ctx: Context, text: str, now: datetime, lookup: KeyLookupFn, *, ro
     model = ctx.catalog.resolve(r.model)
     verdict = check(decision, config, ctx.profile)
     needed = provider.needs_key and not (provider.auth == "subscription" and r.via == "claude-code")
+    problem = None
     if not needed:
         source, present = "none", False
     else:
         status = lookup(ctx.profile.name, provider)
-        source, present = status.source, status.present
+        source, present, problem = status.source, status.present, getattr(status, "problem", None)
     cost = estimate_input_cost(ctx.catalog.get(model), decision.estimated_input_tokens)
-    return Plan(decision, ctx.profile.name, ctx.choice.why, provider, model, r.via, source, present, needed, cost,
-                verdict)
+    return Plan(decision, ctx.profile.name, ctx.choice.why, provider, model, r.via, source, present, needed, problem,
+                cost, verdict)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Mapping
 
@@ -79,3 +80,51 @@ def check(decision: Decision, config: Config, profile: Profile) -> Verdict:
         return Verdict(False, refusal, (), skipped)
     return Verdict(True, f"profile '{profile.name}' allows provider '{config.routes[decision.route].provider}'",
                    (decision.route, *usable), skipped)
+
+
+@dataclass(frozen=True)
+class BudgetVerdict:
+    """What a profile's budget says about one more request."""
+
+    over: bool
+    message: str  # for the dry-run and the refusal: what was spent, the limit, when it resets
+    downgrade: str | None = None  # route to use instead, when on_exceed is downgrade
+
+
+def day_start(now: datetime) -> datetime:
+    """Local midnight today: daily budgets reset then."""
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def month_start(now: datetime) -> datetime:
+    """The first of this month, local time: monthly budgets reset then."""
+    return day_start(now).replace(day=1)
+
+
+def check_budget(profile: Profile, spent_today: float, spent_month: float, now: datetime) -> BudgetVerdict | None:
+    """None when the profile has no budget; otherwise whether it is spent, and what that means."""
+    b = profile.budget
+    if b is None:
+        return None
+    over_day = b.daily_usd is not None and spent_today >= b.daily_usd
+    over_month = b.monthly_usd is not None and spent_month >= b.monthly_usd
+    if over_month:
+        nxt = (month_start(now) + timedelta(days=32)).replace(day=1)
+        msg = f"${spent_month:.2f} of ${b.monthly_usd:.2f} spent this month; resets {nxt:%Y-%m-%d}"
+    elif over_day:
+        msg = f"${spent_today:.2f} of ${b.daily_usd:.2f} spent today; resets at midnight ({_until(now):s})"
+    else:
+        parts = []
+        if b.daily_usd is not None:
+            parts.append(f"${b.daily_usd - spent_today:.2f} of ${b.daily_usd:.2f} left today")
+        if b.monthly_usd is not None:
+            parts.append(f"${b.monthly_usd - spent_month:.2f} of ${b.monthly_usd:.2f} left this month")
+        return BudgetVerdict(False, "; ".join(parts))
+    downgrade = b.downgrade if b.on_exceed == "downgrade" else None
+    return BudgetVerdict(True, f"profile '{profile.name}' budget: {msg}", downgrade)
+
+
+def _until(now: datetime) -> str:
+    left = day_start(now) + timedelta(days=1) - now
+    hours, rest = divmod(int(left.total_seconds()), 3600)
+    return f"in {hours}h {rest // 60:02d}m"

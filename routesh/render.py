@@ -33,6 +33,8 @@ def usd(x: float | None) -> str:
         return "$?"
     if x == 0:
         return "$0"
+    if x < 0.0001:
+        return "<$0.0001"
     if x < 0.01:
         return f"${x:.4f}"
     return f"${x:.2f}"
@@ -60,7 +62,7 @@ def show_plan(con: "Console", plan: Plan) -> None:
 
     allowed = plan.verdict.allowed
     head = Text(decision_line(plan), style="bold" if allowed else "bold red")
-    con.print(head)
+    con.print(head, soft_wrap=True)
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim", no_wrap=True)
     grid.add_column()
@@ -72,6 +74,8 @@ def show_plan(con: "Console", plan: Plan) -> None:
         grid.add_row("key", f"found in {plan.key_source}")
     else:
         grid.add_row("key", Text(f"missing: {key_fix(plan)}", style="yellow"))
+    if plan.key_problem:
+        grid.add_row("keyring", Text(plan.key_problem.replace("\n", " "), style="dim"))
     if allowed:
         grid.add_row("policy", Text("allowed", style="green"))
     else:

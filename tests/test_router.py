@@ -133,7 +133,7 @@ def test_no_rule_matches_gives_default_and_its_chain(config):
 
 def test_forced_route_beats_rules(config):
     d = decide("/deep fix the failing test", config, NOON, route="sql")
-    assert d.route == "sql" and d.forced and d.text == "/deep fix the failing test"
+    assert d.route == "sql" and d.forced and d.text == "fix the failing test"  # a known prefix is still stripped
 
 
 def test_fallback_chain_is_flattened(config):

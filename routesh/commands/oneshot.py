@@ -18,7 +18,7 @@ def lookup(profile: str, provider):  # type: ignore[no-untyped-def]
     """Key status for plans: never raises for an unusable keyring (the plan says 'none' and why)."""
     from ..secrets import lookup_key
 
-    return lookup_key(profile, provider, strict=False)
+    return lookup_key(profile, provider, strict=False, fetch=False)
 
 
 def plan_for(ctx: Context, text: str, route: str | None) -> Plan:

@@ -1,0 +1,120 @@
+"""`routesh keys set|delete|list`: provider keys in the OS keyring, one per profile and provider."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Callable
+
+from ..cli import add_global_options
+from ..config import Config
+from ..context import Context, build
+from ..errors import UserError
+from ..yamlnodes import did_you_mean
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def add_parser(p: argparse.ArgumentParser) -> Handler:
+    """Store, remove or list provider keys in the OS keyring."""
+    p.description = ("Provider keys live in the OS keyring (Secret Service, Keychain), one entry per profile and "
+                     "provider: service 'routesh', username 'PROFILE/PROVIDER'. They are never written to routes.yaml.")
+    add_global_options(p, suppress=True)
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    s = sub.add_parser("set", help="store a key, read from a hidden prompt or from stdin (never from arguments)")
+    s.add_argument("provider")
+    d = sub.add_parser("delete", help="remove a stored key")
+    d.add_argument("provider")
+    ls = sub.add_parser("list", help="where each profile's key for each provider comes from, masked")
+    ls.add_argument("--json", action="store_true")
+    for sp in (s, d, ls):
+        add_global_options(sp, suppress=True)
+    return _run
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..secrets import KeyringUnavailable
+
+    ctx = build(args.config, getattr(args, "profile", None))
+    try:
+        if args.action == "set":
+            return _set(ctx, args.provider)
+        if args.action == "delete":
+            return _delete(ctx, args.provider)
+        return _list(ctx, args.json, explicit=getattr(args, "profile", None))
+    except KeyringUnavailable as exc:
+        raise UserError(str(exc)) from None
+
+
+def _provider(config: Config, name: str) -> str:
+    if name not in config.providers:
+        raise UserError(f"unknown provider '{name}'{did_you_mean(name, config.providers)}; "
+                        f"providers: {', '.join(config.providers)}")
+    return name
+
+
+def _read_secret(provider: str, profile: str) -> str:
+    """The secret from a hidden prompt on a terminal, else all of stdin; never echoed."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass(f"{provider} key for profile {profile} (input hidden): ")
+    if sys.stdin is None:
+        raise UserError("no key given: pipe it in, e.g. printf %s \"$KEY\" | routesh keys set PROVIDER")
+    return sys.stdin.read()
+
+
+def _set(ctx: Context, provider: str) -> int:
+    from ..secrets import mask, set_key
+
+    name = _provider(ctx.config, provider)
+    p = ctx.config.providers[name]
+    if not p.needs_key:
+        raise UserError(f"provider '{name}' is configured with `key: none`; it needs no key")
+    secret = _read_secret(name, ctx.profile.name)
+    try:
+        set_key(ctx.profile.name, name, secret)
+    except ValueError as exc:
+        raise UserError(f"not stored: {exc}") from None
+    print(f"stored the {name} key for profile {ctx.profile.name} in the keyring ({mask(secret.strip())})")
+    return 0
+
+
+def _delete(ctx: Context, provider: str) -> int:
+    from ..secrets import delete_key
+
+    name = _provider(ctx.config, provider)
+    if delete_key(ctx.profile.name, name):
+        print(f"deleted the {name} key of profile {ctx.profile.name} from the keyring")
+        return 0
+    print(f"routesh: profile {ctx.profile.name} has no {name} key in the keyring; nothing to delete", file=sys.stderr)
+    return 1
+
+
+def _list(ctx: Context, as_json: bool, explicit: str | None) -> int:
+    from ..secrets import list_keys
+
+    rows = list_keys(ctx.config, [ctx.profile.name] if explicit else None)
+    if as_json:
+        print(json.dumps([{"profile": r.profile, "provider": r.provider, "source": r.source, "present": r.present,
+                           "env_var": r.env_var, "masked": r.masked or None, "needed": r.needed,
+                           "problem": r.problem} for r in rows], indent=2))
+        return 0
+    from rich.table import Table
+
+    from ..render import console
+
+    t = Table(show_edge=False, pad_edge=False)
+    for col in ("profile", "provider", "key from", "key", "fallback env"):
+        t.add_column(col)
+    for r in rows:
+        where = "not needed" if not r.needed else r.source if r.present else "[yellow]missing[/]"
+        t.add_row(r.profile, r.provider, where, r.masked or "", r.env_var or "")
+    con = console()
+    con.print(t)
+    problem = next((r.problem for r in rows if r.problem), None)
+    if problem:  # the same keyring problem affects every row: say it once, with the fix
+        first, _, _ = problem.partition("\n")
+        con.print(f"[yellow]keyring:[/] {first}\nKeys can still come from the fallback env variables above.")
+    return 0

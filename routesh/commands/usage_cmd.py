@@ -1,0 +1,115 @@
+"""`routesh log` and `routesh stats`: what was sent, where, and what it cost."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime
+from typing import Callable
+
+from ..errors import UserError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    from ..stats import parse_since
+
+    try:
+        return parse_since(text, datetime.now().astimezone())
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _ledger():  # type: ignore[no-untyped-def]
+    from ..ledger import Ledger, LedgerError
+    from ..paths import ledger_file
+
+    path = ledger_file()
+    if not path.exists():
+        return None
+    try:
+        return Ledger(path)
+    except LedgerError as exc:
+        raise UserError(str(exc)) from None
+
+
+def add_log_parser(p: argparse.ArgumentParser) -> Handler:
+    """Recent requests, newest first, one line per attempt."""
+    p.description = "Recent requests, newest first, one line per attempt (retries and fallbacks included)."
+    p.add_argument("-n", type=int, default=20, metavar="N", help="how many attempts (default 20)")
+    p.add_argument("--json", action="store_true", help="a JSON list of objects")
+    p.add_argument("--route", metavar="R", help="only this route")
+    p.add_argument("--since", metavar="T", help="only since T: 30m, 24h, 7d, 2w, today or a date")
+
+    def run(args: argparse.Namespace) -> int:
+        if args.n < 0:
+            raise UserError(f"-n must be zero or more (got {args.n})")
+        since = _since(args.since)
+        ledger = _ledger()
+        rows = [] if ledger is None else _read(lambda: ledger.recent(args.n, route=args.route, since=since,
+                                                                     profile=args.profile))
+        if args.json:
+            print(json.dumps(rows, indent=2, ensure_ascii=False))
+            return 0
+        from ..render import console
+        from ..render_usage import render_log
+
+        render_log(rows, console())
+        return 0
+
+    return run
+
+
+def add_stats_parser(p: argparse.ArgumentParser) -> Handler:
+    """Requests, errors, spend and latency per route, model, profile or day."""
+    p.description = ("Requests, errors, spend, p50/p95 latency and time to first token, share on the top-price "
+                     "tier and routing-miss rate, per route, model, profile or day.")
+    p.add_argument("--since", default="7d", metavar="T", help="window start: 30m, 24h, 7d (default), 2w, a date")
+    p.add_argument("--by", default="route", choices=("route", "model", "profile", "day"))
+    p.add_argument("--json", action="store_true", help="one JSON object")
+
+    def run(args: argparse.Namespace) -> int:
+        since = _since(args.since)
+        ledger = _ledger()
+        from ..catalog import Catalog
+        from ..stats import aggregate
+
+        if ledger is None:
+            report = aggregate([], args.by, since=since)
+        else:
+            catalog = Catalog()
+            try:
+                from ..context import build
+
+                catalog = build(args.config, None).catalog
+            except UserError:
+                pass  # stats still work with built-in prices when routes.yaml is broken
+
+            def price(model: str) -> float | None:
+                info = catalog.get(model)
+                return info.input if info else None
+
+            report = _read(lambda: ledger.stats(since, args.by, profile=args.profile, input_price=price,
+                                                tz=datetime.now().astimezone().tzinfo))
+        if args.json:
+            print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+            return 0
+        from ..render import console
+        from ..render_usage import render_stats
+
+        render_stats(report, console())
+        return 0
+
+    return run
+
+
+def _read(fn):  # type: ignore[no-untyped-def]
+    from ..ledger import LedgerError
+
+    try:
+        return fn()
+    except LedgerError as exc:
+        raise UserError(str(exc)) from None

@@ -1,0 +1,280 @@
+"""Attempts, retries and fallbacks over an engine: the one place that decides what to try next.
+
+Every front door (one-shot, shell, gateway) runs requests through here, so a 429 is treated the
+same everywhere. Nothing here knows a wire protocol; engines are passed in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Protocol
+
+from .catalog import Catalog
+from .config import Config, Profile, Provider, Route
+from .cost import cost_usd
+from .errors import UserError
+from .events import AttemptRecord, Done, EngineError, EngineRequest, Event, Message, TextDelta, Usage
+
+RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+DEFAULT_RETRIES = 2
+DEFAULT_TIMEOUT_S = 600.0
+DEFAULT_MAX_OUTPUT = 8192
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 8.0
+RETRY_AFTER_CAP_S = 30.0
+
+
+class Engine(Protocol):
+    """What dispatch needs from an engine module."""
+
+    def __call__(self, req: EngineRequest, cancel: threading.Event | None = None) -> Iterator[Event]: ...
+
+
+class KeyMissing(UserError):
+    """No key for this (profile, provider): the route cannot be tried (exit 2 when it is the first route)."""
+
+
+def is_retryable(err: EngineError) -> bool:
+    """Transient failures worth another attempt on the same route; never 400/401/403/404."""
+    if err.kind in ("connection", "timeout", "malformed"):
+        return True
+    return err.status in RETRYABLE_STATUS
+
+
+def backoff_s(retry: int, retry_after: float | None, rng: random.Random) -> float:
+    """Wait before retry number `retry` (1-based): retry-after when given (capped), else exponential with jitter."""
+    if retry_after is not None and retry_after >= 0:
+        return min(retry_after, RETRY_AFTER_CAP_S)
+    ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (retry - 1))
+    return ceiling / 2 + rng.random() * ceiling / 2
+
+
+def auth_hint(profile: str, provider: Provider) -> str:
+    """What to do when a provider refuses our key."""
+    fix = f"routesh keys set {provider.name} --profile {profile}"
+    return f"{provider.name} refused the key of profile '{profile}'; store a valid one with `{fix}`"
+
+
+def large_context_route(config: Config) -> str | None:
+    """The route for prompts too long for their model: code.long_context, a min_tokens rule's route, or 'large-context'."""
+    if config.code.long_context:
+        return config.code.long_context
+    for rule in config.rules:
+        if rule.min_tokens is not None:
+            return rule.route
+    return "large-context" if "large-context" in config.routes else None
+
+
+@dataclass
+class Outcome:
+    """What a request came to: the answer text, its status and every attempt made."""
+
+    request_id: str
+    status: str = "error"  # ok | error | partial | refused | cancelled
+    text: str = ""
+    route: str | None = None
+    model: str | None = None
+    usage: Usage | None = None
+    cost_usd: float | None = None
+    session_id: str | None = None
+    error: str | None = None
+    records: list[AttemptRecord] = field(default_factory=list)
+
+
+@dataclass
+class Dispatcher:
+    """Runs one request through its routes; callbacks let the front door show progress and record attempts."""
+
+    config: Config
+    profile: Profile
+    catalog: Catalog
+    engine_for: Callable[[Route, Provider], Engine]
+    key_for: Callable[[str, Provider], str | None]  # raises KeyMissing
+    on_text: Callable[[str], None] = lambda s: None
+    on_notice: Callable[[str], None] = lambda s: None
+    record: Callable[[AttemptRecord], None] = lambda r: None
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.time
+    rng: random.Random = field(default_factory=random.Random)
+    claude_path: str | None = None
+
+    def run(self, routes: tuple[str, ...], text: str, *, history: tuple[Message, ...] = (), rule: str | None = None,
+            tag: str | None = None, resume_session: str | None = None,
+            cancel: threading.Event | None = None) -> Outcome:
+        """Try each route in order, with retries on each; stop at the first answer."""
+        out = Outcome(request_id=uuid.uuid4().hex[:16])
+        plan = list(routes)
+        base_price = self._price(routes[0]) if routes else None
+        upgraded = False
+        tried: set[str] = set()
+        jumps: set[str] = set()  # routes inserted by a context-too-long or refusal jump: no upgrade check
+        attempt_no = 0
+        messages = (*history, Message("user", text))
+        prompt_meta = (hashlib.sha256(text.encode("utf-8")).hexdigest(), len(text))
+        i = 0
+        while i < len(plan):
+            name = plan[i]
+            i += 1
+            if name in tried:
+                continue
+            tried.add(name)
+            route = self.config.routes[name]
+            price = self._price(name)
+            if i > 1 and name not in jumps and base_price is not None and price is not None and price > base_price:
+                if not self.config.routes[routes[0]].allow_upgrade or upgraded:
+                    self.on_notice(f"skipping fallback {name}: it costs more than {routes[0]} "
+                                   f"(set allow_upgrade: true on route {routes[0]} to allow it)")
+                    continue
+                upgraded = True
+            provider = self.config.provider_for(route, self.profile)
+            try:
+                key = self.key_for(self.profile.name, provider)
+            except KeyMissing as exc:
+                if i == 1:
+                    raise
+                self.on_notice(f"skipping fallback {name}: {exc}")
+                continue
+            if i > 1 and name not in jumps:
+                self.on_notice(f"falling back to route {name} ({provider.name}/{self.catalog.resolve(route.model)})")
+            retries = route.retries if route.retries is not None else DEFAULT_RETRIES
+            for retry in range(retries + 1):
+                attempt_no += 1
+                result = self._attempt(out, route, provider, key, messages, attempt_no, rule, tag, prompt_meta,
+                                       resume_session, cancel)
+                if result == "done":
+                    if out.status == "refused" and route.on_refusal and not out.text and route.on_refusal not in tried:
+                        self.on_notice(f"{route.name} refused; escalating to route {route.on_refusal}")
+                        plan.insert(i, route.on_refusal)
+                        jumps.add(route.on_refusal)
+                        break
+                    return out
+                if result == "stop":
+                    return out
+                err = result
+                assert isinstance(err, EngineError)
+                if err.context_too_long:
+                    big = large_context_route(self.config)
+                    if big and big not in tried:
+                        self.on_notice(f"{provider.name}/{route.model}: the prompt is too long; trying route {big}")
+                        plan.insert(i, big)
+                        jumps.add(big)
+                    break
+                if err.status in (401, 403):
+                    out.error = f"{err.message} — {auth_hint(self.profile.name, provider)}"
+                    break
+                if not is_retryable(err) or retry == retries:
+                    break
+                wait = backoff_s(retry + 1, err.retry_after, self.rng)
+                self.on_notice(f"{provider.name}/{route.model}: {_describe(err)}; retrying in {wait:.1f}s "
+                               f"(attempt {retry + 2} of {retries + 1})")
+                if self._sleep(wait, cancel):
+                    out.status = "cancelled"
+                    return out
+        if out.status not in ("cancelled", "partial"):
+            out.status = "error"
+        return out
+
+    def _price(self, route: str) -> float | None:
+        info = self.catalog.get(self.catalog.resolve(self.config.routes[route].model))
+        return info.input if info else None
+
+    def _sleep(self, seconds: float, cancel: threading.Event | None) -> bool:
+        """Wait, but wake on cancel; True when cancelled."""
+        if cancel is None:
+            self.sleep(seconds)
+            return False
+        return cancel.wait(seconds)
+
+    def _attempt(self, out: Outcome, route: Route, provider: Provider, key: str | None, messages: tuple[Message, ...],
+                 attempt_no: int, rule: str | None, tag: str | None, prompt_meta: tuple[str, int],
+                 resume_session: str | None, cancel: threading.Event | None) -> str | EngineError:
+        """One engine call; returns 'done' (answer complete), 'stop' (partial/cancelled: no more tries) or the error."""
+        model = self.catalog.resolve(route.model)
+        req = EngineRequest(
+            model=model, messages=messages, system=route.system,
+            max_output_tokens=route.max_output_tokens or DEFAULT_MAX_OUTPUT,
+            timeout_s=route.timeout_s or DEFAULT_TIMEOUT_S, base_url=provider.base_url, api_key=key,
+            auth=provider.auth, env=route.env, resume_session=resume_session if route.via == "claude-code" else None,
+            claude_path=self.claude_path,
+        )
+        engine = self.engine_for(route, provider)
+        start = self.clock()
+        ttft: float | None = None
+        usage: Usage | None = None
+        done: Done | None = None
+        shown = len(out.text)
+        status = "ok"
+        error: EngineError | None = None
+        stream = engine(req, cancel)
+        try:
+            for ev in stream:
+                if isinstance(ev, TextDelta):
+                    if ttft is None:
+                        ttft = (self.clock() - start) * 1000
+                    out.text += ev.text
+                    self.on_text(ev.text)
+                elif isinstance(ev, Usage):
+                    usage = ev
+                elif isinstance(ev, Done):
+                    done = ev
+        except EngineError as exc:
+            error = exc
+            status = "cancelled" if exc.kind == "cancelled" else "partial" if len(out.text) > shown else "error"
+        except KeyboardInterrupt:
+            status = "cancelled"
+            error = EngineError("cancelled by the user", kind="cancelled")
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+        if error is None and cancel is not None and cancel.is_set():
+            status, error = "cancelled", EngineError("cancelled by the user", kind="cancelled")
+        if error is None and done is not None and done.stop_reason == "refusal":
+            status = "refused"
+        if error is None and done is None:
+            status = "partial" if len(out.text) > shown else "error"
+            error = EngineError("the stream ended before the answer was complete", kind="malformed")
+        info = self.catalog.get(model)
+        cost = None
+        if usage is not None:
+            cost = cost_usd(info, usage.input_tokens, usage.output_tokens, usage.cache_read_tokens,
+                            usage.cache_write_tokens) if info else usage.cost_usd
+        log_prompt = self.profile.log_prompts
+        rec = AttemptRecord(
+            ts=start, request_id=out.request_id, attempt=attempt_no, profile=self.profile.name, route=route.name,
+            provider=provider.name, model=model, via=route.via, status=status,  # type: ignore[arg-type]
+            input_tokens=usage.input_tokens if usage else None, output_tokens=usage.output_tokens if usage else None,
+            cache_read_tokens=usage.cache_read_tokens if usage else None,
+            cache_write_tokens=usage.cache_write_tokens if usage else None, cost_usd=cost,
+            latency_ms=(self.clock() - start) * 1000, ttft_ms=ttft,
+            error=_describe(error) if error else None, rule=rule, prompt_sha256=prompt_meta[0],
+            prompt_chars=prompt_meta[1], prompt=messages[-1].content if log_prompt else None, tag=tag,
+            session_id=done.session_id if done else None,
+        )
+        self.record(rec)
+        out.records.append(rec)
+        out.route, out.model = route.name, model
+        if usage is not None:
+            out.usage = usage
+            out.cost_usd = (out.cost_usd or 0.0) + cost if cost is not None else out.cost_usd
+        if error is None:
+            out.status = status
+            out.session_id = done.session_id if done else None
+            return "done"
+        out.error = f"{provider.name}/{model}: {_describe(error)}"
+        if status in ("partial", "cancelled"):
+            out.status = status
+            return "stop"
+        return error
+
+
+def _describe(err: EngineError) -> str:
+    """'HTTP 429: rate limited' or 'connection failed: ...' — never a key."""
+    if err.status is not None:
+        return f"HTTP {err.status}: {err.message}"
+    return err.message

@@ -1,0 +1,167 @@
+"""Carry out a plan for a front door: screen secrets, check the budget, dispatch to engines, record the ledger.
+
+The one-shot CLI and the shell both run prompts through here, so their behaviour cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
+
+from .config import Provider, Route
+from .context import Context
+from .dispatch import Dispatcher, Engine, KeyMissing, Outcome
+from .errors import PolicyRefusal
+from .events import AttemptRecord, Message
+from .plan import Plan
+from .policy import check_budget, day_start, month_start, route_refusal
+
+
+def engine_for(route: Route, provider: Provider) -> Engine:
+    """The engine for a route: Claude Code, or the provider's own API; imported only when used."""
+    if route.via == "claude-code":
+        from .engines import claude_code
+
+        return claude_code.stream
+    if provider.type == "anthropic":
+        from .engines import anthropic_api
+
+        return anthropic_api.stream
+    from .engines import openai_api
+
+    return openai_api.stream
+
+
+def key_for(profile: str, provider: Provider) -> str | None:
+    """The key to send, by the documented lookup order; KeyMissing names the fix."""
+    if not provider.needs_key or provider.auth == "subscription":
+        return None
+    from .secrets import lookup_key
+
+    found = lookup_key(profile, provider, strict=True)
+    if not found.present:
+        fix = f"routesh keys set {provider.name} --profile {profile}"
+        also = f", or export {provider.key_env}" if provider.key_env else ""
+        raise KeyMissing(f"no key for provider '{provider.name}' in profile '{profile}': run `{fix}`{also}")
+    return found.value
+
+
+@dataclass(frozen=True)
+class Guarded:
+    """A plan that passed the checks made before sending: the text to send and the routes to try."""
+
+    text: str
+    routes: tuple[str, ...]
+    notices: tuple[str, ...] = ()
+
+
+@dataclass
+class Runner:
+    """Runs plans under one context; the ledger is opened once and kept."""
+
+    ctx: Context
+    on_text: Callable[[str], None] = lambda s: None
+    on_notice: Callable[[str], None] = lambda s: print(f"routesh: {s}", file=sys.stderr)
+    ledger_path: str | None = None
+    _ledger: object | None = field(default=None, init=False)
+    _ledger_failed: bool = field(default=False, init=False)
+
+    @property
+    def ledger(self):  # type: ignore[no-untyped-def]
+        """The usage ledger, opened on first use; None if it cannot be opened (requests still run)."""
+        if self._ledger is None and not self._ledger_failed:
+            from .ledger import Ledger
+            from .paths import ledger_file
+
+            try:
+                self._ledger = Ledger(self.ledger_path or ledger_file())
+            except Exception as exc:  # noqa: BLE001 - a broken ledger must never cost an answer
+                self._ledger_failed = True
+                self.on_notice(f"warning: usage ledger unavailable ({type(exc).__name__}); requests are not recorded")
+        return self._ledger
+
+    def record(self, rec: AttemptRecord) -> None:
+        """Write one attempt; a failure is a warning, never a lost answer."""
+        ledger = self.ledger
+        if ledger is not None:
+            ledger.record(rec)  # type: ignore[attr-defined]
+
+    def guard(self, plan: Plan, now: datetime) -> Guarded:
+        """Policy, secrets and budget, all before any byte is sent; raises PolicyRefusal."""
+        ctx, profile = self.ctx, self.ctx.profile
+        if not plan.verdict.allowed:
+            self._refused(plan, plan.verdict.why)
+        notices = [f"fallback {r} skipped: {why}" for r, why in plan.verdict.skipped]
+        text = plan.decision.text
+        from .screen import apply as screen
+
+        result = screen(text, profile.on_secret)
+        if result.blocked:
+            self._refused(plan, f"the prompt contains {result.summary}; profile '{profile.name}' blocks secrets "
+                                f"(on_secret: block). Remove it, or use a profile with on_secret: redact")
+        if result.findings:
+            verb = "redacted" if result.text != text else "found (sent anyway, on_secret: warn)"
+            notices.append(f"secret {verb}: {result.summary}")
+        text = result.text
+        routes = plan.verdict.routes
+        budget = self._budget(now)
+        if budget is not None and budget.over:
+            if budget.downgrade is None:
+                self._refused(plan, budget.message)
+            why = route_refusal(ctx.config, profile, budget.downgrade)
+            if why:
+                self._refused(plan, f"{budget.message}; the downgrade route is not allowed either: {why}")
+            notices.append(f"{budget.message}; downgrading to route {budget.downgrade}")
+            routes = (budget.downgrade,)
+        return Guarded(text, routes, tuple(notices))
+
+    def _budget(self, now: datetime):  # type: ignore[no-untyped-def]
+        profile = self.ctx.profile
+        if profile.budget is None or self.ledger is None:
+            return None
+        spent_day = self.ledger.spent(profile.name, day_start(now).timestamp())  # type: ignore[attr-defined]
+        spent_month = self.ledger.spent(profile.name, month_start(now).timestamp())  # type: ignore[attr-defined]
+        return check_budget(profile, spent_day, spent_month, now)
+
+    def _refused(self, plan: Plan, why: str) -> None:
+        """Record the refusal (no prompt text) and stop with exit code 3."""
+        import hashlib
+        import time
+        import uuid
+
+        text = plan.decision.text
+        self.record(AttemptRecord(
+            ts=time.time(), request_id=uuid.uuid4().hex[:16], attempt=0, profile=plan.profile, route=plan.route,
+            provider=plan.provider.name, model=plan.model, via=plan.via, status="refused", error=why,
+            rule=_rule_label(plan), prompt_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            prompt_chars=len(text)))
+        raise PolicyRefusal(f"refused, nothing was sent: {why}")
+
+    def execute(self, plan: Plan, *, history: tuple[Message, ...] = (), tag: str | None = None,
+                resume_session: str | None = None, cancel: threading.Event | None = None,
+                now: datetime | None = None) -> Outcome:
+        """Guard, then dispatch through the plan's routes, recording every attempt."""
+        guarded = self.guard(plan, now or datetime.now())
+        for notice in guarded.notices:
+            self.on_notice(notice)
+        d = Dispatcher(self.ctx.config, self.ctx.profile, self.ctx.catalog, engine_for, key_for,
+                       on_text=self.on_text, on_notice=self.on_notice, record=self.record,
+                       claude_path=self.ctx.config.claude_path)
+        return d.run(guarded.routes, guarded.text, history=history, rule=_rule_label(plan), tag=tag,
+                     resume_session=resume_session, cancel=cancel)
+
+    def close(self) -> None:
+        """Close the ledger."""
+        if self._ledger is not None:
+            self._ledger.close()  # type: ignore[attr-defined]
+
+
+def _rule_label(plan: Plan) -> str | None:
+    d = plan.decision
+    if d.forced:
+        return "--route"
+    return f"rule {d.rule.index + 1}: {d.matched}" if d.rule else None
+
