@@ -274,6 +274,14 @@ def _cross_check(r: Reader, top: dict[str, Node], providers: dict[str, Provider]
     r.check(default_profile in profiles, top.get("default_profile"),
             lambda: f"default_profile: unknown profile '{default_profile}'{did_you_mean(default_profile, profiles)}")
     for route in routes.values():
+        prov = providers.get(route.provider)
+        if prov is not None and route.via == "claude-code" and prov.type != "anthropic":
+            r.fail(_at(route.line), f"routes.{route.name}: via: claude-code needs a provider of type anthropic "
+                                    f"('{prov.name}' is {prov.type}); use via: api, or `routesh code` to put "
+                                    "Claude Code in front of other providers")
+        if prov is not None and route.via == "api" and prov.auth == "subscription":
+            r.fail(_at(route.line), f"routes.{route.name}: provider '{prov.name}' uses auth: subscription, which "
+                                    "only Claude Code can use; set via: claude-code on this route")
         if route.provider:
             r.check(route.provider in providers, _at(route.line),
                     lambda: f"routes.{route.name}.provider: unknown provider '{route.provider}'"

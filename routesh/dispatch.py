@@ -16,7 +16,7 @@ from typing import Callable, Iterator, Protocol
 
 from .catalog import Catalog
 from .config import Config, Profile, Provider, Route
-from .cost import cost_usd
+from .cost import cost_usd, unknown_price_hint
 from .errors import UserError
 from .events import AttemptRecord, Done, EngineError, EngineRequest, Event, Message, TextDelta, Usage
 
@@ -27,6 +27,7 @@ DEFAULT_MAX_OUTPUT = 8192
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 8.0
 RETRY_AFTER_CAP_S = 30.0
+_PRICE_HINTED: set[str] = set()  # models whose missing price was already pointed out in this process
 
 
 class Engine(Protocol):
@@ -37,6 +38,11 @@ class Engine(Protocol):
 
 class KeyMissing(UserError):
     """No key for this (profile, provider): the route cannot be tried (exit 2 when it is the first route)."""
+
+
+def default_retries(route: Route) -> int:
+    """Claude Code already retries 429/5xx/529 itself (up to 10 times); stacking ours on top would multiply them."""
+    return 0 if route.via == "claude-code" else DEFAULT_RETRIES
 
 
 def is_retryable(err: EngineError) -> bool:
@@ -55,7 +61,9 @@ def backoff_s(retry: int, retry_after: float | None, rng: random.Random) -> floa
 
 
 def auth_hint(profile: str, provider: Provider) -> str:
-    """What to do when a provider refuses our key."""
+    """What to do when a provider refuses our key (or, for a subscription, Claude Code's own login)."""
+    if provider.auth == "subscription":
+        return "Claude Code is not logged in to your subscription; run `claude` and use /login, then try again"
     fix = f"routesh keys set {provider.name} --profile {profile}"
     return f"{provider.name} refused the key of profile '{profile}'; store a valid one with `{fix}`"
 
@@ -141,7 +149,7 @@ class Dispatcher:
                 continue
             if i > 1 and name not in jumps:
                 self.on_notice(f"falling back to route {name} ({provider.name}/{self.catalog.resolve(route.model)})")
-            retries = route.retries if route.retries is not None else DEFAULT_RETRIES
+            retries = route.retries if route.retries is not None else default_retries(route)
             for retry in range(retries + 1):
                 attempt_no += 1
                 result = self._attempt(out, route, provider, key, messages, attempt_no, rule, tag, prompt_meta,
@@ -244,6 +252,9 @@ class Dispatcher:
         if usage is not None:
             cost = cost_usd(info, usage.input_tokens, usage.output_tokens, usage.cache_read_tokens,
                             usage.cache_write_tokens) if info else usage.cost_usd
+            if cost is None and model not in _PRICE_HINTED:
+                _PRICE_HINTED.add(model)
+                self.on_notice(unknown_price_hint(model).removeprefix("routesh: "))
         log_prompt = self.profile.log_prompts
         rec = AttemptRecord(
             ts=start, request_id=out.request_id, attempt=attempt_no, profile=self.profile.name, route=route.name,

@@ -22,17 +22,9 @@ from .policy import check_budget, day_start, month_start, route_refusal
 
 def engine_for(route: Route, provider: Provider) -> Engine:
     """The engine for a route: Claude Code, or the provider's own API; imported only when used."""
-    if route.via == "claude-code":
-        from .engines import claude_code
+    from . import engines
 
-        return claude_code.stream
-    if provider.type == "anthropic":
-        from .engines import anthropic_api
-
-        return anthropic_api.stream
-    from .engines import openai_api
-
-    return openai_api.stream
+    return engines.engine_for(provider.type, route.via).stream
 
 
 def key_for(profile: str, provider: Provider) -> str | None:
@@ -120,10 +112,18 @@ class Runner:
 
     def _budget(self, now: datetime):  # type: ignore[no-untyped-def]
         profile = self.ctx.profile
-        if profile.budget is None or self.ledger is None:
+        if profile.budget is None:
             return None
-        spent_day = self.ledger.spent(profile.name, day_start(now).timestamp())  # type: ignore[attr-defined]
-        spent_month = self.ledger.spent(profile.name, month_start(now).timestamp())  # type: ignore[attr-defined]
+        if self.ledger is None:
+            raise PolicyRefusal(f"refused, nothing was sent: profile '{profile.name}' has a budget, but the usage "
+                                "ledger cannot be opened to check it (see `routesh doctor`)")
+        from .ledger import LedgerError
+
+        try:
+            spent_day = self.ledger.spent(profile.name, day_start(now).timestamp())  # type: ignore[attr-defined]
+            spent_month = self.ledger.spent(profile.name, month_start(now).timestamp())  # type: ignore[attr-defined]
+        except LedgerError as exc:  # a budget that cannot be checked is not waved through
+            raise PolicyRefusal(f"refused, nothing was sent: profile '{profile.name}' has a budget but {exc}") from None
         return check_budget(profile, spent_day, spent_month, now)
 
     def _refused(self, plan: Plan, why: str) -> None:

@@ -140,3 +140,14 @@ def test_bad_configs_are_named(text, needle):
 def test_wrong_types_name_what_was_expected():
     ps = problems("routes:\n  default: {provider: a, model: m, fallback: {x: 1}}\nproviders: {a: {type: openai}}\n")
     assert any("routes.default.fallback: expected a list, got a mapping" in p for p in ps)
+
+
+def test_claude_code_routes_need_an_anthropic_provider():
+    ps = problems("routes: {default: {provider: o, model: m, via: claude-code}}\n"
+                  "providers: {o: {type: openai, base_url: http://127.0.0.1:1/v1}}\n")
+    assert any("via: claude-code needs a provider of type anthropic" in p for p in ps)
+
+
+def test_subscription_providers_only_through_claude_code():
+    ps = problems("routes: {default: {provider: a, model: m}}\nproviders: {a: {type: anthropic, auth: subscription}}\n")
+    assert any("only Claude Code can use" in p for p in ps)

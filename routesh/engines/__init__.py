@@ -1,0 +1,242 @@
+"""Engines: one wire protocol each, nothing about routes or rules.
+
+Every engine module exposes the same two functions:
+
+``stream(req: EngineRequest, cancel: threading.Event | None = None) -> Generator[Event, None, None]``
+    yields TextDelta as text arrives, then Usage (when the provider reported any), then
+    Done; raises EngineError (kind/status/retry_after/context_too_long set) on failure,
+    EngineError(kind="timeout") when req.timeout_s passes, EngineError(kind="cancelled")
+    when ``cancel`` is set. Closing the generator early stops the work (HTTP stream closed,
+    child process group killed).
+``preload() -> None``
+    imports the heavy SDK so the first real call does not pay for it (run it in a
+    background thread while the user types).
+
+This package imports no SDK: ``import routesh.engines.anthropic_api`` stays cheap; the SDKs
+are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator, Mapping
+from types import ModuleType
+from typing import Protocol, cast
+
+from ..events import EngineError, EngineRequest, Event
+
+__all__ = ["Engine", "engine_for", "preload", "pump", "parse_retry_after", "scrub", "looks_like_context_error"]
+
+
+class Engine(Protocol):
+    """What dispatch needs from an engine module."""
+
+    def stream(self, req: EngineRequest, cancel: threading.Event | None = None) -> Iterator[Event]:
+        """Run one attempt."""
+        ...
+
+    def preload(self) -> None:
+        """Import the SDK ahead of time."""
+        ...
+
+
+_MODULES: dict[str, str] = {
+    "anthropic": "routesh.engines.anthropic_api",
+    "openai": "routesh.engines.openai_api",
+    "claude-code": "routesh.engines.claude_code",
+}
+
+
+def engine_for(provider_type: str, via: str = "api") -> Engine:
+    """The engine module for a provider type and a route's `via` (claude-code wins over type)."""
+    name = "claude-code" if via == "claude-code" else provider_type
+    try:
+        module: ModuleType = importlib.import_module(_MODULES[name])
+    except KeyError:
+        raise ValueError(f"no engine for provider type {provider_type!r} via {via!r}") from None
+    return cast(Engine, module)
+
+
+def preload(*provider_types: str) -> None:
+    """Import the SDKs for these provider types (default: both); safe to call from any thread."""
+    for t in provider_types or ("anthropic", "openai"):
+        engine_for(t).preload()
+
+
+# ---- secrets never leave in an error --------------------------------------------------------
+
+_KEY_SHAPES = re.compile(
+    r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{6,}"  # Authorization values
+    r"|\b(sk|pk|rk|ak|key)-[A-Za-z0-9_-]{6,}"  # sk-..., sk-ant-..., sk-or-v1-...
+    r"|\b(x-api-key[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{6,}"
+)
+
+
+def scrub(text: str, *secrets: str | None) -> str:
+    """Remove key material from text: the exact secrets given, then anything shaped like a key."""
+    for s in secrets:
+        if s and len(s) >= 4:
+            text = text.replace(s, "***")
+
+    def mask(m: re.Match[str]) -> str:
+        if m.group(1):
+            return f"{m.group(1)}***"
+        if m.group(2):
+            return f"{m.group(2)}-***"
+        return f"{m.group(3)}***"
+
+    return _KEY_SHAPES.sub(mask, text)
+
+
+# ---- error classification helpers ----------------------------------------------------------
+
+_CONTEXT_RE = re.compile(
+    r"prompt is too long|context[ _-]?(length|window)|maximum context|too many (input )?tokens"
+    r"|input is too long|reduce the length of the messages|exceeds? the (model'?s? )?(maximum|max|context)",
+    re.IGNORECASE,
+)
+
+
+def looks_like_context_error(status: int | None, message: str, code: str | None = None) -> bool:
+    """Whether a 4xx says the prompt does not fit the model's context window."""
+    if code == "context_length_exceeded":
+        return True
+    return status in (400, 413, 422, None) and bool(_CONTEXT_RE.search(message))
+
+
+def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
+    """Seconds to wait from retry-after-ms, retry-after (seconds) or retry-after (HTTP date)."""
+    if not headers:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    import email.utils  # ~9 ms to import; only needed for the rare HTTP-date form
+
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def transport_kind(exc: BaseException) -> str | None:
+    """'timeout' or 'connection' for httpx/httpx2/socket errors raised mid-stream, else None."""
+    names = {c.__name__ for c in type(exc).__mro__}
+    if names & {"TimeoutException", "APITimeoutError", "TimeoutError"}:
+        return "timeout"
+    if names & {"TransportError", "NetworkError", "ProtocolError", "RemoteProtocolError",
+                "APIConnectionError", "ConnectionError"}:
+        return "connection"
+    if isinstance(exc, OSError):
+        return "connection"
+    return None
+
+
+# ---- the pump: deadlines and cancel even while a read is blocked ---------------------------
+
+_END = object()
+_POLL_S = 0.05
+
+
+class Emitter:
+    """The producer's side of a pump: hand events over, learn when the consumer has gone."""
+
+    __slots__ = ("_q", "stopped", "taken", "_first")
+
+    def __init__(self, q: queue.SimpleQueue[object]) -> None:
+        self._q = q
+        self.stopped = threading.Event()
+        self.taken = threading.Event()  # the consumer has the first event
+        self._first = True
+
+    def __call__(self, event: Event) -> bool:
+        """Queue one event; False once the consumer stopped listening (stop producing then)."""
+        if self.stopped.is_set():
+            return False
+        self._q.put(event)
+        if self._first:
+            # Hand the GIL over now: otherwise this thread goes on parsing the rest of a burst
+            # before the consumer runs, and the first token reaches the screen late.
+            self._first = False
+            self.taken.wait(0.01)
+        return True
+
+
+def pump(
+    produce: Callable[[Emitter], None],
+    *,
+    timeout_s: float,
+    cancel: threading.Event | None = None,
+    abort: Callable[[], None] | None = None,
+    name: str = "engine",
+) -> Generator[Event, None, None]:
+    """Run `produce` on a daemon thread and yield what it emits, enforcing a total deadline and
+    the cancel flag even while the producer is blocked in a read.
+
+    On cancel, timeout or early close the emitter is marked stopped and `abort` (if any) is
+    called to unblock the producer (e.g. kill a child process group); then EngineError
+    (kind "cancelled"/"timeout") is raised, or, for close, the generator just ends. An HTTP
+    producer stops at its next event and closes its stream; a stalled one is ended by the SDK's
+    own read timeout (also timeout_s), on its daemon thread, after the caller has moved on.
+    """
+    q: queue.SimpleQueue[object] = queue.SimpleQueue()
+    emit = Emitter(q)
+    finished = threading.Event()
+
+    def run() -> None:
+        try:
+            produce(emit)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put(exc if isinstance(exc, Exception) else EngineError(f"{name} stopped: {exc!r}", kind="connection"))
+        finally:
+            finished.set()
+            q.put(_END)
+
+    deadline = time.monotonic() + timeout_s
+    worker = threading.Thread(target=run, name=f"routesh-{name}", daemon=True)
+    worker.start()
+    done = False
+    try:
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise EngineError("cancelled", kind="cancelled")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise EngineError(f"no complete answer within {timeout_s:g}s (timeout_s)", kind="timeout")
+            try:
+                item = q.get(timeout=min(left, _POLL_S) if cancel is not None else left)
+            except queue.Empty:
+                continue
+            if item is _END:
+                done = True
+                return
+            if isinstance(item, BaseException):
+                done = True
+                raise item
+            if not emit.taken.is_set():
+                emit.taken.set()
+            yield cast(Event, item)
+    finally:
+        if not done:
+            emit.stopped.set()
+            if abort is not None and not finished.is_set():
+                abort()
