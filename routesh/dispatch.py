@@ -91,6 +91,7 @@ class Outcome:
     cost_usd: float | None = None
     session_id: str | None = None
     error: str | None = None
+    hints: list[str] = field(default_factory=list)  # fixes worth showing, e.g. for each refused key
     records: list[AttemptRecord] = field(default_factory=list)
 
 
@@ -173,7 +174,9 @@ class Dispatcher:
                         jumps.add(big)
                     break
                 if err.status in (401, 403):
-                    out.error = f"{err.message} — {auth_hint(self.profile.name, provider)}"
+                    hint = auth_hint(self.profile.name, provider)
+                    if hint not in out.hints:
+                        out.hints.append(hint)
                     break
                 if not is_retryable(err) or retry == retries:
                     break

@@ -134,7 +134,7 @@ def test_auth_error_is_not_retried_and_names_the_fix():
     d, _, records, sleeps = make(s)
     out = d.run(("default",), "hi")
     assert out.status == "error" and sleeps == [] and len(records) == 1
-    assert "routesh keys set anthropic --profile personal" in (out.error or "")
+    assert any("routesh keys set anthropic --profile personal" in h for h in out.hints)
 
 
 def test_partial_answer_is_never_retried():

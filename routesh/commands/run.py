@@ -62,4 +62,6 @@ def run_plan(ctx: Context, plan: Plan, *, tag: str | None = None) -> int:
         return EXIT_MODEL
     tried = ", ".join(dict.fromkeys(f"{r.route} ({r.provider}/{r.model})" for r in outcome.records)) or "nothing"
     print(f"routesh: failed: {outcome.error}\nroutesh: tried {tried}; nothing more to fall back to", file=sys.stderr)
+    for hint in outcome.hints:
+        print(f"routesh: {hint}", file=sys.stderr)
     return EXIT_MODEL
