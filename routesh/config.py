@@ -142,8 +142,12 @@ class Config:
 
     def provider_for(self, route: Route, profile: Profile) -> Provider:
         """The route's provider with the profile's override applied."""
-        base = self.providers[route.provider]
-        over = profile.providers.get(route.provider)
+        return self.provider_in(profile, route.provider)
+
+    def provider_in(self, profile: Profile, name: str) -> Provider:
+        """A provider as a profile sees it: its own base_url, key_env or auth, when it sets them."""
+        base = self.providers[name]
+        over = profile.providers.get(name)
         if over is None:
             return base
         from dataclasses import replace

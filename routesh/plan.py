@@ -86,7 +86,7 @@ def make_plan(ctx: Context, text: str, now: datetime, lookup: KeyLookupFn, *, ro
     provider = config.provider_for(r, ctx.profile)
     model = ctx.catalog.resolve(r.model)
     verdict = check(decision, config, ctx.profile)
-    needed = provider.needs_key and not (provider.auth == "subscription" and r.via == "claude-code")
+    needed = provider.needs_key and provider.auth != "subscription"
     problem = None
     if not needed:
         source, present = "none", False

@@ -29,5 +29,15 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     for var in ("ROUTESH_CONFIG", "ROUTESH_PROFILE", "CLAUDE_CODE_ROUTE", "ROUTESH_DEBUG", "ANTHROPIC_API_KEY",
                 "OPENROUTER_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_MODEL"):
         monkeypatch.delenv(var, raising=False)
+    if os.environ.get("ROUTESH_TEST_KEYRING") != "1":
+        # Outside the throwaway keyring session (scripts/test) no test may reach the developer's real
+        # keyring: no session bus, no configured backend.
+        for var in ("DBUS_SESSION_BUS_ADDRESS", "PYTHON_KEYRING_BACKEND"):
+            monkeypatch.delenv(var, raising=False)
+        for var in [v for v in os.environ if v.startswith("KEYRING_PROPERTY_")]:
+            monkeypatch.delenv(var)
+        runtime = home / ".run"
+        runtime.mkdir(mode=0o700)
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     monkeypatch.chdir(home)
     return home

@@ -93,10 +93,8 @@ def _endpoint_checks(ctx) -> list[Check]:  # type: ignore[no-untyped-def]
     out: list[Check] = []
     seen: set[tuple[str, str]] = set()
     for profile in ctx.config.profiles.values():
-        for name, base in ctx.config.providers.items():
-            from ..secrets import effective_provider
-
-            p = effective_provider(ctx.config, profile, name)
+        for name in ctx.config.providers:
+            p = ctx.config.provider_in(profile, name)
             url = p.base_url or ("https://api.anthropic.com" if p.type == "anthropic" else "https://api.openai.com/v1")
             if (name, url) in seen:
                 continue

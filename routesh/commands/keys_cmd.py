@@ -54,6 +54,11 @@ def _provider(config: Config, name: str) -> str:
     return name
 
 
+def _interactive() -> bool:
+    """A person at a terminal may answer the desktop's unlock prompt; a script may not."""
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
 def _read_secret(provider: str, profile: str) -> str:
     """The secret from a hidden prompt on a terminal, else all of stdin; never echoed."""
     if sys.stdin is not None and sys.stdin.isatty():
@@ -66,15 +71,14 @@ def _read_secret(provider: str, profile: str) -> str:
 
 
 def _set(ctx: Context, provider: str) -> int:
-    from ..secrets import mask, set_key
+    from ..secrets import key_needed, mask, set_key
 
     name = _provider(ctx.config, provider)
-    p = ctx.config.providers[name]
-    if not p.needs_key:
-        raise UserError(f"provider '{name}' is configured with `key: none`; it needs no key")
+    if not key_needed(ctx.config.provider_in(ctx.profile, name)):
+        raise UserError(f"provider '{name}' needs no key (it has `key: none` or `auth: subscription`)")
     secret = _read_secret(name, ctx.profile.name)
     try:
-        set_key(ctx.profile.name, name, secret)
+        set_key(ctx.profile.name, name, secret, prompt=_interactive())
     except ValueError as exc:
         raise UserError(f"not stored: {exc}") from None
     print(f"stored the {name} key for profile {ctx.profile.name} in the keyring ({mask(secret.strip())})")
@@ -85,7 +89,7 @@ def _delete(ctx: Context, provider: str) -> int:
     from ..secrets import delete_key
 
     name = _provider(ctx.config, provider)
-    if delete_key(ctx.profile.name, name):
+    if delete_key(ctx.profile.name, name, prompt=_interactive()):
         print(f"deleted the {name} key of profile {ctx.profile.name} from the keyring")
         return 0
     print(f"routesh: profile {ctx.profile.name} has no {name} key in the keyring; nothing to delete", file=sys.stderr)
