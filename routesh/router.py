@@ -43,10 +43,15 @@ class _Compiled:
 
     def __init__(self, config: Config) -> None:
         self.prefixes = {r.prefix: r for r in config.rules if r.prefix}
-        self.ordered = [r for r in config.rules if r.prefix] + [r for r in config.rules if not r.prefix]
         phrases = sorted({_norm(k) for r in config.rules for k in r.keywords}, key=len, reverse=True)
         self.keywords = _phrase_regex(phrases) if phrases else None
         self.phrases = phrases
+        self.rule_keys = {r.index: tuple(_norm(k) for k in r.keywords) for r in config.rules}
+        self.rest = [r for r in config.rules if not r.prefix]
+        self.by_keyword: dict[str, set[int]] = {}
+        for r in config.rules:
+            for k in self.rule_keys[r.index]:
+                self.by_keyword.setdefault(k, set()).add(r.index)
         self.regexes = {r.index: re.compile(r.regex) for r in config.rules if r.regex}
         self.needs_tokens = any(r.min_tokens is not None or r.max_tokens is not None for r in config.rules)
 
@@ -56,9 +61,27 @@ def _norm(phrase: str) -> str:
 
 
 def _phrase_regex(phrases: list[str]) -> re.Pattern[str]:
-    """One case-insensitive alternation, whole words only, whitespace-tolerant inside phrases."""
-    parts = [r"\s+".join(re.escape(w) for w in p.split()) for p in phrases]
-    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)", re.IGNORECASE)
+    """One alternation over lower-cased text, factored as a trie so each position fails fast.
+
+    Whitespace inside a phrase matches any run of whitespace; the end must be a word boundary
+    (the start is checked by the caller, which keeps the regex free of a leading assertion so
+    the engine can skip positions by their first character).
+    """
+    trie: dict[str, dict] = {}  # type: ignore[type-arg]
+    for p in phrases:
+        node = trie
+        for ch in p:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:  # type: ignore[type-arg]
+        alts = [(r"\s+" if ch == " " else re.escape(ch)) + build(sub) for ch, sub in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return re.compile(f"(?:{build(trie)})(?!\\w)")
 
 
 @lru_cache(maxsize=8)
@@ -67,18 +90,25 @@ def _compiled(config: Config) -> _Compiled:
 
 
 def _found_keywords(c: _Compiled, text: str) -> dict[str, str]:
-    """Normalised keyword → the text as written, for every keyword present (one regex pass)."""
+    """Normalised keyword → the text as written, for every keyword present: one regex pass over the text."""
     if c.keywords is None:
         return {}
+    low = text.lower()
+    same = len(low) == len(text)  # lower() can change lengths for a few non-ASCII letters
     found: dict[str, str] = {}
-    for m in c.keywords.finditer(text):
-        written = m.group(0)
-        key = _norm(written)
+    pos = 0
+    search = c.keywords.search
+    while (m := search(low, pos)) is not None:
+        start = m.start()
+        if start and (low[start - 1].isalnum() or low[start - 1] == "_"):
+            pos = start + 1  # not at a word start; a real match may begin inside this one
+            continue
+        pos = m.end()
+        key = _norm(m.group(0))
         if key in found:
             continue
-        found[key] = written
-        # a longer phrase may hide a shorter keyword inside it ("failing test" ⊃ "test")
-        for p in c.phrases:
+        found[key] = text[start:pos] if same else m.group(0)
+        for p in c.phrases:  # a longer phrase may hide a shorter keyword inside it ("failing test" ⊃ "test")
             if p not in found and len(p) < len(key) and p in key and re.search(
                 r"(?<!\w)" + re.escape(p) + r"(?!\w)", key
             ):
@@ -115,9 +145,10 @@ def decide(text: str, config: Config, now: datetime, *, route: str | None = None
         return _decided(config, prefix_rule, body, tokens, prefix or "", f"the prompt starts with {prefix}")
 
     found = _found_keywords(c, body) if c.keywords is not None else {}
-    for rule in c.ordered:
-        if rule.prefix:
-            continue
+    hits: set[int] = set().union(*(c.by_keyword[k] for k in found)) if found else set()
+    for rule in c.rest:
+        if rule.keywords and rule.index not in hits:
+            continue  # none of its keywords occurs: skip without evaluating its other conditions
         why = _match(rule, body, tokens, now, c, found)
         if why is not None:
             return _decided(config, rule, body, tokens, why[0], why[1])
@@ -143,10 +174,10 @@ def _match(
     """(matched text, why) when every condition of the rule holds, else None."""
     evidence: list[tuple[str, str]] = []
     if rule.keywords:
-        hit = next((k for k in rule.keywords if _norm(k) in found), None)
+        hit = next((k for k in c.rule_keys[rule.index] if k in found), None)
         if hit is None:
             return None
-        evidence.append((found[_norm(hit)], f"the prompt mentions \u201c{found[_norm(hit)]}\u201d"))
+        evidence.append((found[hit], f"the prompt mentions \u201c{found[hit]}\u201d"))
     if rule.regex:
         m = c.regexes[rule.index].search(body)
         if m is None:
