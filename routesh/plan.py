@@ -5,15 +5,17 @@ This is what --dry-run shows and what a real run executes; it never opens a conn
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Callable, Protocol
 
 from .config import Provider
 from .context import Context
 from .cost import estimate_input_cost
-from .policy import Verdict, check
+from .policy import BudgetVerdict, Verdict, check, check_budget, day_start, month_start, route_refusal
 from .router import Decision, decide
+
+SpentFn = Callable[[str, datetime, datetime], tuple[float, float]]  # (profile, day start, month start) → spent
 
 
 class KeyStatus(Protocol):
@@ -42,6 +44,9 @@ class Plan:
     key_problem: str | None
     estimated_cost_usd: float | None
     verdict: Verdict
+    send_text: str  # the text that would be sent: the prompt without prefix, secrets redacted if the profile says so
+    secrets: str | None = None  # one line naming the kinds and lines of secrets found, never the secrets
+    budget: BudgetVerdict | None = None
 
     @property
     def route(self) -> str:
@@ -74,12 +79,16 @@ class Plan:
             "key": {"source": self.key_source, "present": self.key_present, "needed": self.key_needed,
                     "problem": self.key_problem},
             "policy": {"allowed": self.verdict.allowed, "why": self.verdict.why},
+            "secrets": self.secrets,
+            "budget": None if self.budget is None else {"over": self.budget.over, "status": self.budget.message,
+                                                        "downgrade": self.budget.downgrade},
             "prompt_chars": len(d.text),
         }
 
 
-def make_plan(ctx: Context, text: str, now: datetime, lookup: KeyLookupFn, *, route: str | None = None) -> Plan:
-    """Route the text, apply the profile's policy and look up (but never reveal) the key."""
+def make_plan(ctx: Context, text: str, now: datetime, lookup: KeyLookupFn, *, route: str | None = None,
+              spent: SpentFn | None = None) -> Plan:
+    """Route the text, apply the profile's policy (providers, secrets, budget), look up (never reveal) the key."""
     config = ctx.config
     decision = decide(text, config, now, route=route)
     r = config.routes[decision.route]
@@ -94,5 +103,26 @@ def make_plan(ctx: Context, text: str, now: datetime, lookup: KeyLookupFn, *, ro
         status = lookup(ctx.profile.name, provider)
         source, present, problem = status.source, status.present, getattr(status, "problem", None)
     cost = estimate_input_cost(ctx.catalog.get(model), decision.estimated_input_tokens)
-    return Plan(decision, ctx.profile.name, ctx.choice.why, provider, model, r.via, source, present, needed, problem,
-                cost, verdict)
+    from .screen import apply as screen
+
+    profile = ctx.profile
+    screened = screen(decision.text, profile.on_secret)
+    secrets = screened.summary if screened.findings else None
+    if verdict.allowed and screened.blocked:
+        verdict = replace(verdict, allowed=False, routes=(),
+                          why=f"the prompt contains {secrets}; profile '{profile.name}' blocks secrets "
+                              "(on_secret: block): remove them, or use a profile with on_secret: redact")
+    budget = None
+    if spent is not None and profile.budget is not None:
+        budget = check_budget(profile, *spent(profile.name, day_start(now), month_start(now)), now)
+    if verdict.allowed and budget is not None and budget.over:
+        if budget.downgrade is None:
+            verdict = replace(verdict, allowed=False, routes=(), why=budget.message)
+        elif (why := route_refusal(config, profile, budget.downgrade)) is not None:
+            verdict = replace(verdict, allowed=False, routes=(),
+                              why=f"{budget.message}; the downgrade route is not allowed either: {why}")
+        else:
+            verdict = replace(verdict, routes=(budget.downgrade,),
+                              why=f"{budget.message}; downgraded to route {budget.downgrade}")
+    return Plan(decision, profile.name, ctx.choice.why, provider, model, r.via, source, present, needed, problem,
+                cost, verdict, screened.text, secrets, budget)

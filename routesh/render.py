@@ -76,8 +76,13 @@ def show_plan(con: "Console", plan: Plan) -> None:
         grid.add_row("key", Text(f"missing: {key_fix(plan)}", style="yellow"))
     if plan.key_problem:
         grid.add_row("keyring", Text(plan.key_problem.replace("\n", " "), style="dim"))
+    if plan.secrets:
+        grid.add_row("secrets", Text(plan.secrets, style="yellow"))
+    if plan.budget is not None:
+        grid.add_row("budget", Text(plan.budget.message, style="red" if plan.budget.over else ""))
     if allowed:
-        grid.add_row("policy", Text("allowed", style="green"))
+        grid.add_row("policy", Text("allowed" + (f": {plan.verdict.why}" if plan.budget and plan.budget.over else ""),
+                                    style="green"))
     else:
         grid.add_row("policy", Text(f"refused: {plan.verdict.why}", style="red"))
     if plan.decision.fallbacks:

@@ -9,6 +9,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Callable
 
 from .config import Provider, Route
@@ -17,7 +18,6 @@ from .dispatch import Dispatcher, Engine, KeyMissing, Outcome
 from .errors import PolicyRefusal
 from .events import AttemptRecord, Message
 from .plan import Plan
-from .policy import check_budget, day_start, month_start, route_refusal
 
 
 def engine_for(route: Route, provider: Provider) -> Engine:
@@ -86,50 +86,17 @@ class Runner:
         if ledger is not None:
             ledger.record(rec)  # type: ignore[attr-defined]
 
-    def guard(self, plan: Plan, now: datetime) -> Guarded:
-        """Policy, secrets and budget, all before any byte is sent; raises PolicyRefusal."""
-        ctx, profile = self.ctx, self.ctx.profile
+    def guard(self, plan: Plan) -> Guarded:
+        """Act on the plan's verdict (providers, secrets, budget) before any byte is sent; raises PolicyRefusal."""
         if not plan.verdict.allowed:
             self._refused(plan, plan.verdict.why)
         notices = [f"fallback {r} skipped: {why}" for r, why in plan.verdict.skipped]
-        text = plan.decision.text
-        from .screen import apply as screen
-
-        result = screen(text, profile.on_secret)
-        if result.blocked:
-            self._refused(plan, f"the prompt contains {result.summary}; profile '{profile.name}' blocks secrets "
-                                f"(on_secret: block). Remove it, or use a profile with on_secret: redact")
-        if result.findings:
-            verb = "redacted" if result.text != text else "found (sent anyway, on_secret: warn)"
-            notices.append(f"secret {verb}: {result.summary}")
-        text = result.text
-        routes = plan.verdict.routes
-        budget = self._budget(now)
-        if budget is not None and budget.over:
-            if budget.downgrade is None:
-                self._refused(plan, budget.message)
-            why = route_refusal(ctx.config, profile, budget.downgrade)
-            if why:
-                self._refused(plan, f"{budget.message}; the downgrade route is not allowed either: {why}")
-            notices.append(f"{budget.message}; downgrading to route {budget.downgrade}")
-            routes = (budget.downgrade,)
-        return Guarded(text, routes, tuple(notices))
-
-    def _budget(self, now: datetime):  # type: ignore[no-untyped-def]
-        profile = self.ctx.profile
-        if profile.budget is None:
-            return None
-        if self.ledger is None:
-            raise PolicyRefusal(f"refused, nothing was sent: profile '{profile.name}' has a budget, but the usage "
-                                "ledger cannot be opened to check it (see `routesh doctor`)")
-        from .ledger import LedgerError
-
-        try:
-            spent_day = self.ledger.spent(profile.name, day_start(now).timestamp())  # type: ignore[attr-defined]
-            spent_month = self.ledger.spent(profile.name, month_start(now).timestamp())  # type: ignore[attr-defined]
-        except LedgerError as exc:  # a budget that cannot be checked is not waved through
-            raise PolicyRefusal(f"refused, nothing was sent: profile '{profile.name}' has a budget but {exc}") from None
-        return check_budget(profile, spent_day, spent_month, now)
+        if plan.secrets:
+            verb = "redacted" if plan.send_text != plan.decision.text else "found, sent anyway (on_secret: warn)"
+            notices.append(f"secret {verb}: {plan.secrets}")
+        if plan.budget is not None and plan.budget.over:
+            notices.append(plan.verdict.why)
+        return Guarded(plan.send_text, plan.verdict.routes, tuple(notices))
 
     def _refused(self, plan: Plan, why: str) -> None:
         """Record the refusal (no prompt text) and stop with exit code 3."""
@@ -146,10 +113,9 @@ class Runner:
         raise PolicyRefusal(f"refused, nothing was sent: {why}")
 
     def execute(self, plan: Plan, *, history: tuple[Message, ...] = (), tag: str | None = None,
-                resume_session: str | None = None, cancel: threading.Event | None = None,
-                now: datetime | None = None) -> Outcome:
+                resume_session: str | None = None, cancel: threading.Event | None = None) -> Outcome:
         """Guard, then dispatch through the plan's routes, recording every attempt."""
-        guarded = self.guard(plan, now or datetime.now())
+        guarded = self.guard(plan)
         for notice in guarded.notices:
             self.on_notice(notice)
         d = Dispatcher(self.ctx.config, self.ctx.profile, self.ctx.catalog, engine_for, key_for,
@@ -170,3 +136,21 @@ def _rule_label(plan: Plan) -> str | None:
         return "--route"
     return f"rule {d.rule.index + 1}: {d.matched}" if d.rule else None
 
+
+def ledger_spent(path: Path | None = None) -> Callable[[str, datetime, datetime], tuple[float, float]]:
+    """What a profile spent today and this month, from the ledger, for budget checks in plans."""
+
+    def spent(profile: str, day: datetime, month: datetime) -> tuple[float, float]:
+        from .ledger import Ledger, LedgerError
+        from .paths import ledger_file
+
+        target = path or ledger_file()
+        if not target.exists():
+            return 0.0, 0.0
+        try:
+            with Ledger(target) as ledger:
+                return ledger.spent(profile, day.timestamp()), ledger.spent(profile, month.timestamp())
+        except LedgerError as exc:  # a budget that cannot be checked is not waved through
+            raise PolicyRefusal(f"refused, nothing was sent: profile '{profile}' has a budget but {exc}") from None
+
+    return spent

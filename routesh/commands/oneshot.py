@@ -27,7 +27,9 @@ def plan_for(ctx: Context, text: str, route: str | None) -> Plan:
     if route is not None and route not in ctx.config.routes:
         raise UserError(f"unknown route '{route}'{did_you_mean(route, ctx.config.routes)}; "
                         f"routes: {', '.join(ctx.config.routes)}")
-    plan = make_plan(ctx, text, datetime.now(), lookup, route=route)
+    from ..runner import ledger_spent
+
+    plan = make_plan(ctx, text, datetime.now(), lookup, route=route, spent=ledger_spent())
     check_size(plan.decision, plan.model, ctx.catalog)
     return plan
 
@@ -52,9 +54,7 @@ def main(args: argparse.Namespace) -> int:
     plan = plan_for(ctx, text, args.route)
     if args.dry_run:
         return _show(plan, args.json)
-    if not plan.verdict.allowed:
-        raise PolicyRefusal(f"refused, nothing was sent: {plan.verdict.why}")
-    from .run import run_plan
+    from .run import run_plan  # a refusal is raised (and recorded) there, before anything is sent
 
     return run_plan(ctx, plan, tag=args.tag)
 
