@@ -1,0 +1,406 @@
+"""The routesh shell: a prompt_toolkit REPL onto the same core as the one-shot CLI.
+
+Start-up imports prompt_toolkit and the pure core only; rich, the engines and their SDKs load on
+a background thread once the first prompt is on screen. Every prompt goes through oneshot.plan_for
+and runner.Runner, so the shell cannot route differently from `routesh PROMPT`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import __version__
+from .commands.oneshot import plan_for
+from .context import Context
+from .errors import UserError
+from .plan import Plan
+from .policy import route_refusal
+from .render import decision_line, usd
+from .router import decide
+from .shell_commands import COMMANDISH, COMMANDS, unknown
+from .shell_input import Preview, Status
+from .shell_out import Out
+from .shell_turn import Conversation, Finished
+
+if TYPE_CHECKING:
+    from .runner import Runner
+    from .sources import Loaded
+
+
+@dataclass(frozen=True)
+class Sticky:
+    """A route every prompt takes until /default: set by a bare prefix or --route."""
+
+    route: str
+    label: str  # "/architect" or "--route architect"
+
+
+@dataclass(frozen=True)
+class Totals:
+    """What this session has spent."""
+
+    cost: float = 0.0
+    requests: int = 0
+    unpriced: int = 0  # requests whose model has no known price
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    """(mtime_ns, size) of the file, or None when it does not exist: cheap enough for every prompt."""
+    if path is None:
+        return None
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+class Shell:
+    """The session: its context, sticky route, conversation and totals; reads lines and acts on them."""
+
+    def __init__(self, ctx: Context, args: argparse.Namespace, out: Out | None = None) -> None:
+        self.ctx = ctx
+        self.config_flag: str | None = getattr(args, "config", None)
+        self.tag: str | None = getattr(args, "tag", None)
+        self.out = out or Out()
+        route = getattr(args, "route", None)
+        if route is not None and route not in ctx.config.routes:
+            plan_for(ctx, "x", route)  # raises the one-shot CLI's unknown-route error
+        self.sticky: Sticky | None = Sticky(route, f"--route {route}") if route else None
+        self.convo = Conversation()
+        self.totals = Totals()
+        self.last: Finished | None = None
+        self._runner: Runner | None = None
+        self._watched = self._watch_path()
+        self._seen = _stamp(self._watched)
+        self._preview_key: tuple[object, ...] | None = None
+        self._preview: Preview | None = None
+
+    # ---- the input line's view (shell_input.View) ---------------------------------------------
+
+    def prompt_parts(self) -> tuple[str, str | None]:
+        """(profile, sticky label) for the prompt."""
+        return self.ctx.profile.name, self.sticky.label if self.sticky else None
+
+    def status(self) -> Status:
+        """Profile, session cost and the last request for the toolbar."""
+        cost = usd(self.totals.cost) + ("+?" if self.totals.unpriced else "")
+        return Status(self.ctx.profile.name, cost, self.last.label() if self.last else None)
+
+    def preview(self, text: str) -> Preview:
+        """Where the text being typed would go, from the same router; cached for repeated redraws."""
+        key = (text, id(self.ctx), self.sticky)
+        if key != self._preview_key or self._preview is None:
+            self._preview = self._compute_preview(text)
+            self._preview_key = key
+        return self._preview
+
+    def _compute_preview(self, text: str) -> Preview:
+        config = self.ctx.config
+        sticky = self.sticky.label if self.sticky else None
+        head = _head(text)
+        if head in COMMANDS:
+            return Preview("", "", sticky, note=f"{head}: {COMMANDS[head].help}")
+        prefixes = self.prefix_routes()
+        if head and head not in prefixes and COMMANDISH.match(head):
+            return Preview("", "", sticky, note=f"unknown command {head}{_hint(head, [*COMMANDS, *prefixes])}")
+        if head in prefixes and not text[len(head):].strip():
+            route = prefixes[head]
+            return Preview(route, self._model(route), sticky, note=f"Enter makes {head} sticky (→ {route})")
+        forced = self.sticky.route if self.sticky and head not in prefixes else None
+        route = decide(text, config, datetime.now(), route=forced).route
+        return Preview(route, self._model(route), sticky, refused=route_refusal(config, self.ctx.profile, route))
+
+    def _model(self, route: str) -> str:
+        return self.ctx.catalog.resolve(self.ctx.config.routes[route].model)
+
+    def prefix_routes(self) -> dict[str, str]:
+        """Route prefix → route, from the rules (built-in command names win)."""
+        return {r.prefix: r.route for r in self.ctx.config.rules if r.prefix and r.prefix not in COMMANDS}
+
+    def prefixes(self) -> list[str]:
+        """The route prefixes."""
+        return list(self.prefix_routes())
+
+    def prefix_words(self) -> list[tuple[str, str]]:
+        """(prefix, 'description · route → model') for completion and /help."""
+        config, words = self.ctx.config, []
+        for rule in config.rules:
+            if rule.prefix and rule.prefix not in COMMANDS:
+                desc = rule.description or config.routes[rule.route].description or f"route {rule.route}"
+                words.append((rule.prefix, f"{desc} · {rule.route} → {self._model(rule.route)}"))
+        return words
+
+    def words(self) -> list[tuple[str, str]]:
+        """Every /word Tab completes: route prefixes first, then the built-in commands."""
+        return [*self.prefix_words(), *((c.name, c.help) for c in COMMANDS.values() if not c.hidden)]
+
+    def arguments(self, command: str) -> list[tuple[str, str]]:
+        """Completions for a command's argument: profile names, prefixes for /why, commands for /help."""
+        if command == "/profile":
+            return [(n, p.description or ("any provider" if p.allow_providers is None
+                                          else "only " + ", ".join(p.allow_providers)))
+                    for n, p in self.ctx.config.profiles.items()]
+        if command in ("/why", "/default"):
+            return self.prefix_words()
+        if command == "/help":
+            return [(c.name, c.help) for c in COMMANDS.values() if not c.hidden]
+        return []
+
+    def keep_history(self) -> bool:
+        """Prompts of a log_prompts: false profile stay out of the history file."""
+        return self.ctx.profile.log_prompts
+
+    # ---- acting on a line -----------------------------------------------------------------------
+
+    def handle(self, text: str) -> bool:
+        """Act on one submitted line; False ends the session."""
+        if not text.strip():
+            return True
+        head = _head(text)
+        if head in COMMANDS:
+            return COMMANDS[head].run(self, text[len(head):].strip()) is not False
+        prefixes = self.prefix_routes()
+        if head in prefixes and not text[len(head):].strip():
+            self.sticky = Sticky(prefixes[head], head)
+            self.out.note(f"sticky: every prompt goes to {prefixes[head]} ({self._model(prefixes[head])}) "
+                          "until /default")
+            return True
+        if head and head not in prefixes and COMMANDISH.match(head):
+            raise UserError(unknown(head, list(prefixes)))
+        self.send(text)
+        return True
+
+    def plan(self, text: str, *, ignore_sticky: bool = False) -> Plan:
+        """The plan for text as the shell would send it: a prefix wins over the sticky route."""
+        sticky = None if ignore_sticky or self.sticky is None or _head(text) in self.prefix_routes() else self.sticky
+        return plan_for(self.ctx, text, sticky.route if sticky else None)
+
+    def send(self, text: str, *, ignore_sticky: bool = False) -> None:
+        """Route, run and stream one prompt, then update the conversation and the totals."""
+        from .shell_turn import failure_lines, finished, run_turn, summary_line
+
+        plan = self.plan(text, ignore_sticky=ignore_sticky)
+        line = decision_line(plan) + (f" · sticky {self.sticky.label}" if plan.decision.forced and self.sticky else "")
+        self.out.line(line, "bold" if plan.verdict.allowed else "bold red")
+        runner = self.runner()
+        runner.ctx = self.ctx
+        outcome, seconds = run_turn(self.out, runner, plan, self.convo, self.tag)
+        if outcome is None:
+            self.out.warn("abandoned the request; it may still finish in the background (not shown)")
+            return
+        self.last = finished(outcome, seconds)
+        if outcome.records:
+            unpriced = outcome.usage is not None and outcome.cost_usd is None
+            self.totals = Totals(self.totals.cost + (outcome.cost_usd or 0.0), self.totals.requests + 1,
+                                 self.totals.unpriced + unpriced)
+        self.out.note(summary_line(outcome, seconds))
+        problem = failure_lines(outcome)
+        if problem:
+            self.out.error(problem)
+        if outcome.status == "ok":
+            self.convo = self.convo.after(plan.send_text, outcome)  # as sent: redacted if on_secret says so
+
+    def runner(self) -> Runner:
+        """The request runner, created on first use; its ledger stays open for the session."""
+        if self._runner is None:
+            from .runner import Runner
+
+            self._runner = Runner(self.ctx)
+        return self._runner
+
+    def fresh(self) -> None:
+        """Forget the conversation: no message history, no Claude Code session to resume."""
+        self.convo = Conversation()
+
+    def switch(self, ctx: Context) -> None:
+        """Use another profile; its account must never see the other's conversation."""
+        self.ctx = ctx
+        if self.convo.history or self.convo.claude_session:
+            self.out.note("  conversation: started afresh (profiles never share context)")
+        self.fresh()
+
+    # ---- hot reload -------------------------------------------------------------------------------
+
+    def _watch_path(self) -> Path | None:
+        """The file whose edits take effect: the config in use, else where the user's own would be."""
+        if self.ctx.loaded.path is not None:
+            return self.ctx.loaded.path
+        from .paths import user_config_file
+
+        return user_config_file() if self.ctx.loaded.kind == "builtin" else None
+
+    def reload(self, *, force: bool = False) -> None:
+        """Pick up routes.yaml edits; an invalid file is reported and the last good config kept."""
+        stamp = _stamp(self._watched)
+        if not force and stamp == self._seen:
+            return
+        self._seen = stamp
+        from .sources import load
+
+        try:
+            loaded = load(self.config_flag, self.ctx.env, self.ctx.cwd)
+        except UserError as exc:
+            self.out.error(f"routes.yaml not reloaded, the last good config stays in use:\n{exc}")
+            return
+        self._adopt(loaded)
+
+    def _adopt(self, loaded: Loaded) -> None:
+        old = self.ctx
+        new = old.with_loaded(loaded)
+        self.ctx = new
+        self._watched = self._watch_path()
+        self._seen = _stamp(self._watched)
+        where = loaded.path or "the built-in routes.yaml"
+        self.out.note(f"reloaded {where}: {len(new.config.routes)} routes, {len(new.config.rules)} rules")
+        for warning in loaded.warnings:
+            self.out.warn(f"routesh: {warning}")
+        if self.sticky and self.sticky.route not in new.config.routes:
+            self.out.warn(f"route {self.sticky.route} is gone, so {self.sticky.label} is no longer sticky")
+            self.sticky = None
+        if new.profile.name != old.profile.name:
+            self.out.warn(f"profile {old.profile.name} is gone; now in {new.profile.name} ({new.choice.why})")
+            self.switch(new)
+
+    # ---- the loop ---------------------------------------------------------------------------------
+
+    def banner(self) -> None:
+        """Who, where and how, in two lines."""
+        loaded = self.ctx.loaded
+        source = str(loaded.path) if loaded.path else "built-in routes.yaml"
+        self.out.line(f"routesh {__version__} · profile {self.ctx.profile.name} ({self.ctx.choice.why}) · {source}",
+                      "bold")
+        self.out.note("Enter sends · Esc-Enter new line · Tab completes /prefixes · Ctrl-C cancels · Ctrl-D exits · "
+                      "/help")
+        for warning in loaded.warnings:
+            self.out.warn(f"routesh: {warning}")
+        for rule in self.ctx.config.rules:
+            if rule.prefix in COMMANDS:
+                self.out.warn(f"routesh: the route prefix {rule.prefix} (line {rule.line}) is also a built-in command, "
+                              "so the shell runs the command; rename the prefix in routes.yaml to use it here")
+
+    def run(self) -> int:
+        """Read and act on lines until /exit or Ctrl-D; nothing but a crash of Python ends it early."""
+        from .paths import state_dir
+        from .shell_input import make_session, open_history
+
+        session = make_session(self, open_history(state_dir(), self.keep_history))
+        _preload_once(session, self.ctx)
+        self.banner()
+        try:
+            while True:
+                self.guarded(None)  # routes.yaml edits, before the prompt shows where input would go
+                try:
+                    text = session.prompt()
+                except KeyboardInterrupt:
+                    continue
+                except EOFError:
+                    break
+                if not self.guarded(text):
+                    break
+        finally:
+            if self._runner is not None:
+                self._runner.close()
+        return 0
+
+    def guarded(self, text: str | None) -> bool:
+        """Reload if edited, then handle() the text; every failure shown, never a traceback or the end."""
+        try:
+            self.reload()
+            return True if text is None else self.handle(text)
+        except UserError as exc:
+            self.out.error(str(exc))
+        except KeyboardInterrupt:
+            self.out.note("interrupted")
+        except Exception as exc:  # noqa: BLE001 - the session outlives a bug
+            if _user_facing(exc):
+                self.out.error(str(exc))
+                return True
+            if os.environ.get("ROUTESH_DEBUG"):
+                import traceback
+
+                traceback.print_exc()
+            self.out.error(f"internal error ({type(exc).__name__}{_where(exc)}); this is a bug. The session goes on; "
+                           "ROUTESH_DEBUG=1 shows the traceback")
+        return True
+
+
+def _head(text: str) -> str | None:
+    """The /word a line starts with (at column 0), or None."""
+    if not text.startswith("/"):
+        return None
+    end = len(text)
+    for i, ch in enumerate(text[:200]):
+        if ch.isspace():
+            end = i
+            break
+    return text[:end]
+
+
+def _hint(word: str, choices: list[str]) -> str:
+    from .yamlnodes import did_you_mean
+
+    return did_you_mean(word, choices)
+
+
+def _user_facing(exc: Exception) -> bool:
+    """Errors outside UserError whose message already names the problem and the fix (keyring trouble)."""
+    import sys
+
+    secrets = sys.modules.get("routesh.secrets")
+    return secrets is not None and isinstance(exc, secrets.KeyringUnavailable)
+
+
+def _where(exc: BaseException) -> str:
+    """file:line of the innermost routesh frame (the message may hold a secret, so it is not shown)."""
+    tb, spot = exc.__traceback__, ""
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if "routesh" in name:
+            spot = f" at {os.path.basename(name)}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return spot
+
+
+def preload(ctx: Context) -> None:
+    """Import what the first answer needs (rich, the runner, the SDKs the routes use) ahead of time."""
+    try:
+        import rich.console  # noqa: F401
+        import rich.markdown  # noqa: F401
+        import rich.syntax  # noqa: F401
+
+        from . import render_stream, runner, secrets  # noqa: F401
+        from .engines import preload as engines
+
+        types = sorted({ctx.config.providers[r.provider].type for r in ctx.config.routes.values() if r.via == "api"})
+        if types:
+            engines(*types)
+    except Exception:  # noqa: BLE001 - a failed preload only means the first request imports it
+        pass
+
+
+def _preload_once(session: object, ctx: Context) -> None:
+    """Start the preload after the first prompt is drawn, so it never delays the prompt."""
+    app = session.app  # type: ignore[attr-defined]
+    started = threading.Event()
+
+    def start(_: object) -> None:
+        if not started.is_set():
+            started.set()
+            threading.Thread(target=preload, args=(ctx,), name="routesh-preload", daemon=True).start()
+
+    app.after_render += start
+
+
+def main(ctx: Context, args: argparse.Namespace) -> int:
+    """`routesh` on a terminal with no prompt: the interactive shell."""
+    return Shell(ctx, args).run()
+
+
+__all__ = ["Shell", "Sticky", "Totals", "main", "preload"]

@@ -1,0 +1,209 @@
+"""The shell's input line: prompt, bottom toolbar, Tab completion, key bindings and history.
+
+Only prompt_toolkit is imported here; everything the toolbar and completer show comes from the
+shell through the small View protocol, so this module knows nothing about routing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
+from prompt_toolkit.formatted_text import StyleAndTextTuples
+from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+from prompt_toolkit.styles import Style
+
+_HEAD = re.compile(r"/[^\s]*")
+
+STYLE = Style.from_dict({
+    "prompt": "bold",
+    "prompt.profile": "ansicyan bold",
+    "prompt.sticky": "ansiyellow bold",
+    "bottom-toolbar": "noreverse bg:#262626 #bcbcbc",
+    "bottom-toolbar.key": "#8a8a8a",
+    "bottom-toolbar.route": "ansigreen bold",
+    "bottom-toolbar.sticky": "ansiyellow bold",
+    "bottom-toolbar.refused": "ansired bold",
+    "bottom-toolbar.cost": "#d7af5f",
+})
+
+
+@dataclass(frozen=True)
+class Preview:
+    """Where the text being typed would go: shown in the toolbar as you type."""
+
+    route: str
+    model: str
+    sticky: str | None = None  # the sticky prefix in force, e.g. "/architect"
+    refused: str | None = None  # why the active profile would refuse it
+    note: str | None = None  # e.g. "built-in command" or "unknown command"
+
+
+@dataclass(frozen=True)
+class Status:
+    """Everything the toolbar shows besides the preview."""
+
+    profile: str
+    session_cost: str
+    last: str | None  # "claude-opus-4-7 · 2.3s"
+
+
+class View(Protocol):
+    """What the input line asks of the shell."""
+
+    def prompt_parts(self) -> tuple[str, str | None]:
+        """(profile, sticky prefix or None) for the prompt."""
+        ...
+
+    def preview(self, text: str) -> Preview:
+        """Where this text would go."""
+        ...
+
+    def status(self) -> Status:
+        """Profile, session cost and last request."""
+        ...
+
+    def words(self) -> list[tuple[str, str]]:
+        """(/word, one-line description) for every command and route prefix."""
+        ...
+
+    def arguments(self, command: str) -> list[tuple[str, str]]:
+        """(value, description) completions for a command's argument."""
+        ...
+
+    def keep_history(self) -> bool:
+        """Whether the active profile lets prompts be written to the history file."""
+        ...
+
+
+class ProfileAwareHistory(FileHistory):
+    """A history file that skips writing lines typed under a profile with log_prompts: false."""
+
+    def __init__(self, path: str, keep: Callable[[], bool]) -> None:
+        super().__init__(path)
+        self._keep = keep
+
+    def store_string(self, string: str) -> None:
+        """Write to disk only when the active profile allows it; the in-memory list always gets it."""
+        if self._keep():
+            super().store_string(string)
+
+
+def open_history(directory: Path, keep: Callable[[], bool]) -> History:
+    """The persistent history in the state dir (0600 in a 0700 dir), or memory-only if it cannot be created."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = directory / "history"
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.close(fd)
+        return ProfileAwareHistory(str(path), keep)
+    except OSError:
+        return InMemoryHistory()
+
+
+class ShellCompleter(Completer):
+    """Completes /commands and route prefixes (with their descriptions) and a command's argument."""
+
+    def __init__(self, view: View) -> None:
+        self.view = view
+
+    def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:
+        """Cheap on huge buffers: only looks at the first word unless it is a short command line."""
+        text = document.text_before_cursor
+        if not text.startswith("/"):
+            return
+        m = _HEAD.match(text)
+        head = m.group(0) if m else "/"
+        if len(head) == len(text):
+            for word, meta in self.view.words():
+                if word.startswith(head):
+                    yield Completion(word, start_position=-len(head), display_meta=meta)
+            return
+        rest = text[len(head):]
+        if len(rest) > 200 or "\n" in rest:
+            return
+        arg = rest.lstrip(" ")
+        if " " in arg:
+            return
+        for value, meta in self.view.arguments(head):
+            if value.startswith(arg):
+                yield Completion(value, start_position=-len(arg), display_meta=meta)
+
+
+def toolbar_fragments(preview: Preview, status: Status) -> StyleAndTextTuples:
+    """profile │ → route (model) │ session $ │ last model · latency."""
+    sep = ("class:bottom-toolbar.key", " │ ")
+    parts: StyleAndTextTuples = [("class:bottom-toolbar.key", " profile "), ("", status.profile), sep]
+    if preview.note:
+        parts += [("class:bottom-toolbar.key", "→ "), ("", preview.note)]
+    else:
+        style = "class:bottom-toolbar.refused" if preview.refused else "class:bottom-toolbar.route"
+        parts += [("class:bottom-toolbar.key", "→ "), (style, preview.route), ("", f" ({preview.model})")]
+        if preview.refused:
+            parts.append(("class:bottom-toolbar.refused", " refused by profile"))
+    if preview.sticky:
+        parts += [sep, ("class:bottom-toolbar.sticky", f"sticky {preview.sticky}"),
+                  ("class:bottom-toolbar.key", " · /default ends")]
+    parts += [sep, ("class:bottom-toolbar.key", "session "), ("class:bottom-toolbar.cost", status.session_cost)]
+    if status.last:
+        parts += [sep, ("class:bottom-toolbar.key", "last "), ("", status.last)]
+    return parts
+
+
+def _bindings() -> KeyBindings:
+    kb = KeyBindings()
+
+    @kb.add("enter")
+    def _accept(event: KeyPressEvent) -> None:
+        """Enter sends (a bracketed paste never reaches here: its newlines are inserted as text)."""
+        event.current_buffer.validate_and_handle()
+
+    @kb.add("escape", "enter")
+    def _newline(event: KeyPressEvent) -> None:
+        """Esc-Enter (or Alt-Enter) starts a new line in the prompt."""
+        event.current_buffer.insert_text("\n")
+
+    return kb
+
+
+def make_session(view: View, history: History) -> PromptSession[str]:
+    """The PromptSession the shell reads every line with."""
+    from prompt_toolkit.application import get_app
+
+    def message() -> StyleAndTextTuples:
+        profile, sticky = view.prompt_parts()
+        parts: StyleAndTextTuples = [("class:prompt", "routesh ("), ("class:prompt.profile", profile),
+                                     ("class:prompt", ")")]
+        if sticky:
+            parts.append(("class:prompt.sticky", f" {sticky}"))
+        parts.append(("class:prompt", " › "))
+        return parts
+
+    def toolbar() -> StyleAndTextTuples:
+        return toolbar_fragments(view.preview(get_app().current_buffer.text), view.status())
+
+    def continuation(width: int, line_number: int, wrap_count: int) -> StyleAndTextTuples:
+        return [("class:bottom-toolbar.key", " " * max(width - 2, 0) + "… ")]
+
+    return PromptSession(
+        message=message,
+        multiline=True,
+        prompt_continuation=continuation,
+        bottom_toolbar=toolbar,
+        completer=ShellCompleter(view),
+        complete_while_typing=True,
+        history=history,
+        key_bindings=_bindings(),
+        style=STYLE,
+        enable_suspend=True,
+        include_default_pygments_style=False,
+    )
