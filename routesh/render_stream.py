@@ -235,7 +235,11 @@ class _Splitter:
             return
         elif mode == _PARA:
             if blank:
-                out.append(self._take())
+                if _indent(self.lines[-1]) >= 4 and not self._plain_paragraph():
+                    self._add(line)  # after a quote or a table that may be indented code: it runs on
+                    self.mode = _ICODE
+                else:
+                    out.append(self._take())
                 return
             if _ATX.match(s):
                 out.append(self._take())
@@ -249,9 +253,6 @@ class _Splitter:
             if self._html_interrupts(line, s, out):
                 return
             self._add(line)
-            if _indent(s) >= 4 and not self._plain_paragraph():
-                self.mode = _ICODE  # it may end a table or quote and start code, which runs past blank lines
-                return
             if _BREAK.fullmatch(s) or _SETEXT.fullmatch(s) and self._plain_paragraph():
                 out.append(self._take())  # a setext underline or a rule: either way the block ends here
             else:

@@ -74,6 +74,13 @@ def once(text: str, **kw: object) -> str:
     return screen(console.file.getvalue())  # type: ignore[attr-defined]
 
 
+def once_raw(text: str) -> str:
+    """What the one-shot render writes, control codes and all."""
+    console = term()
+    render_markdown_once(console, text)
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
 def streamed(chunks: list[str], renderer_kw: dict[str, object] | None = None, **kw: object
              ) -> tuple[str, render_stream.RenderStats]:
     """Screen after streaming the chunks, and the renderer's counters."""
@@ -86,6 +93,7 @@ def streamed(chunks: list[str], renderer_kw: dict[str, object] | None = None, **
 
 
 def split(text: str, size: int) -> list[str]:
+    """Equal chunks, as a stream would deliver them."""
     return [text[i:i + size] for i in range(0, len(text), size)]
 
 
@@ -491,12 +499,6 @@ def test_a_partial_answer_keeps_what_was_shown_and_says_so() -> None:
     assert "\x1b[2m[partial answer" in raw  # dim
     with pytest.raises(RuntimeError):
         renderer.feed("more")
-
-
-def once_raw(text: str) -> str:
-    console = term()
-    render_markdown_once(console, text)
-    return console.file.getvalue()  # type: ignore[attr-defined]
 
 
 def test_ctrl_c_inside_the_with_block_marks_the_answer_partial() -> None:
