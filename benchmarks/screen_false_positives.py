@@ -30,12 +30,12 @@ TEXT_SUFFIXES = {".py", ".txt", ".pem", ".json", ".cfg", ".ini", ".toml", ".rst"
 
 
 def files(roots: list[Path], all_text: bool) -> list[Path]:
-    """Source files under the roots, skipping caches and (below the root) site-packages and node_modules."""
+    """Source files under the roots, skipping caches and (below the root) site-packages."""
     out = []
     for root in roots:
         for path in sorted(root.rglob("*")):
             parts = path.relative_to(root).parts
-            if "site-packages" in parts or "__pycache__" in parts or "node_modules" in parts or not path.is_file():
+            if "site-packages" in parts or "__pycache__" in parts or not path.is_file():
                 continue
             if path.suffix == ".py" or (all_text and path.suffix in TEXT_SUFFIXES):
                 out.append(path)

@@ -28,9 +28,9 @@ import sys
 import sysconfig
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -264,12 +264,14 @@ def _print_tables(measures: list[Measure], markdown: bool) -> None:
         print("| kind | file | chars | estimate | " + " | ".join(f"{e} | error" for e in encs) + " |")
         print("|---|---|---:|---:|" + "---:|---:|" * len(encs))
     for m in measures:
-        cells = [f"{m.reference[e]} | {m.error(e):+.1%}" if markdown else f"{m.reference[e]:>7} {m.error(e):+7.1%}"
-                 for e in encs]
+        cells = [f"{m.reference[e]} | {m.error(e):+.1%}" if markdown
+                 else f"{m.reference[e]:>7} {m.error(e):+7.1%}" for e in encs]
         if markdown:
-            print(f"| {m.sample.kind} | {m.sample.name} | {len(m.sample.text)} | {m.estimate} | " + " | ".join(cells) + " |")
+            print(f"| {m.sample.kind} | {m.sample.name} | {len(m.sample.text)} | {m.estimate} | "
+                  + " | ".join(cells) + " |")
         else:
-            print(f"{m.sample.kind:12} {m.sample.name[-46:]:46} {len(m.sample.text):8} {m.estimate:7}  " + "  ".join(cells))
+            print(f"{m.sample.kind:12} {m.sample.name[-46:]:46} {len(m.sample.text):8} {m.estimate:7}  "
+                  + "  ".join(cells))
 
 
 def _print_summary(groups: dict[str, list[Measure]], markdown: bool) -> None:
@@ -284,7 +286,8 @@ def _print_summary(groups: dict[str, list[Measure]], markdown: bool) -> None:
         if markdown:
             print(f"| {kind} | {len(ms)} | " + " | ".join(cells) + " |")
         else:
-            print(f"{kind:22} files {len(ms):4}   " + "   ".join(f"{e}: {c}" for e, c in zip(ENCODINGS, cells)))
+            joined = "   ".join(f"{e}: {c}" for e, c in zip(ENCODINGS, cells, strict=True))
+            print(f"{kind:22} files {len(ms):4}   {joined}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -139,7 +139,8 @@ def build_cases() -> list[Case]:
     add("api_key python", "generic-secret-assignment", 'api_key = "{s}"', generic)
     add("apiKey js", "generic-secret-assignment", "{{ apiKey: '{s}' }}", generic)
     add("client_secret yaml", "generic-secret-assignment", "oauth:\n  client_secret: {s}\n", generic)
-    add("django secret", "generic-secret-assignment", "SECRET_KEY = '{s}'", "django-insecure-" + rand(40, ALNUM + "!@#%^&*"))
+    add("django secret", "generic-secret-assignment", "SECRET_KEY = '{s}'",
+        "django-insecure-" + rand(40, ALNUM + "!@#%^&*"))
     add("auth token env", "generic-secret-assignment", "AUTH_TOKEN={s}", generic)
     add("access token json", "generic-secret-assignment", '{{"access_token": "{s}", "expires_in": 3600}}', generic)
     add("private_key value", "generic-secret-assignment", 'PRIVATE_KEY = "{s}"', rand(64, "0123456789abcdef"))
