@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable, NoReturn
+from collections.abc import Callable
+from typing import NoReturn
 
 from . import __version__
 from .errors import EXIT_USAGE, UserError
@@ -124,11 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("routesh: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        try:  # the reader went away (| head): stop quietly, like other Unix tools
-            sys.stdout = None  # type: ignore[assignment]
-        finally:
-            return 0
+    except BrokenPipeError:  # the reader went away (| head): stop quietly, like other Unix tools
+        sys.stdout = None  # type: ignore[assignment]
+        return 0
     except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
         if os.environ.get("ROUTESH_DEBUG"):
             raise

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, Mapping
+from typing import Any, Literal
 
 ProviderType = Literal["anthropic", "openai"]
 Via = Literal["api", "claude-code"]
 Auth = Literal["api-key", "bearer", "subscription"]
 OnSecret = Literal["block", "redact", "warn", "allow"]
 
-EMPTY: Mapping[str, str] = MappingProxyType({})
+EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class Profile:
     log_prompts: bool = True
     on_secret: OnSecret = "warn"
     paths: tuple[str, ...] = ()
-    providers: Mapping[str, ProviderOverride] = field(default_factory=lambda: EMPTY)  # type: ignore[arg-type]
+    providers: Mapping[str, ProviderOverride] = field(default_factory=lambda: EMPTY)
     budget: Budget | None = None
     description: str | None = None
     line: int = 0
@@ -135,7 +136,7 @@ class Config:
     routes: Mapping[str, Route]
     rules: tuple[Rule, ...]
     profiles: Mapping[str, Profile]
-    models: Mapping[str, ModelInfo] = field(default_factory=lambda: EMPTY)  # type: ignore[arg-type]
+    models: Mapping[str, ModelInfo] = field(default_factory=lambda: EMPTY)
     code: CodeRouting = field(default_factory=CodeRouting)
     claude_path: str | None = None
     source: str = "<built-in>"

@@ -72,7 +72,8 @@ def parse(text: str, file: str) -> Config:
     claude = r.mapping(top["claude"], "claude", CLAUDE_KEYS) if "claude" in top else {}
 
     if not routes and "routes" not in top and root.id == "mapping":
-        r.fail(root, "no routes: defined; add at least one, e.g. `routes: {default: {provider: anthropic, model: claude-sonnet-4-6}}`")
+        r.fail(root, "no routes: defined; add at least one, e.g. "
+                     "`routes: {default: {provider: anthropic, model: claude-sonnet-4-6}}`")
     if not profiles:
         profiles = {"personal": Profile("personal")}
     default_route = r.string(top.get("default_route"), "default_route") or ("default" if "default" in routes else None)
@@ -118,8 +119,9 @@ def _provider(r: Reader, name: str, node: Node) -> Provider:
                              "(routes.yaml holds variable names, never the key itself: use `routesh keys set`)")
         key_env = None
     base_url = _url(r, m.get("base_url"), f"{where}.base_url")
-    return Provider(name, ptype or "anthropic", base_url, key_env, needs_key=key != "none",
-                    auth=r.string(m.get("auth"), f"{where}.auth", AUTHS) or "api-key", line=line_of(node))
+    auth = r.string(m.get("auth"), f"{where}.auth", AUTHS) or "api-key"
+    return Provider(name, ptype or "anthropic", base_url, key_env, needs_key=key != "none",  # type: ignore[arg-type]
+                    auth=auth, line=line_of(node))  # type: ignore[arg-type]
 
 
 def _url(r: Reader, node: Node | None, where: str) -> str | None:
@@ -244,9 +246,11 @@ def _profile(r: Reader, name: str, node: Node) -> Profile:
 def _model(r: Reader, name: str, node: Node) -> ModelInfo:
     where = f"models.{name}"
     m = r.mapping(node, where, MODEL_KEYS)
-    price = {k: r.number(m.get(k), "float", f"{where}.{k}", 0) for k in ("input", "output", "cache_read", "cache_write")}
-    return ModelInfo(name, **price, context_window=r.number(m.get("context_window"), "int", f"{where}.context_window", 1),
-                     aliases=r.strings(m.get("aliases"), f"{where}.aliases") or ())
+    price = {k: r.number(m.get(k), "float", f"{where}.{k}", 0)
+             for k in ("input", "output", "cache_read", "cache_write")}
+    window = r.number(m.get("context_window"), "int", f"{where}.context_window", 1)
+    aliases = r.strings(m.get("aliases"), f"{where}.aliases") or ()
+    return ModelInfo(name, **price, context_window=window, aliases=aliases)
 
 
 def _code(r: Reader, node: Node | None) -> CodeRouting:
@@ -265,14 +269,14 @@ def _cross_check(r: Reader, top: dict[str, Node], providers: dict[str, Provider]
 
     def route_ref(name: str | None, node: Node | None, where: str) -> None:
         if name:
-            r.check(name in routes, node, lambda: f"{where}: unknown route '{name}'{did_you_mean(name, routes)}; "
+            r.check(name in routes, node, f"{where}: unknown route '{name}'{did_you_mean(name, routes)}; "
                                                   f"routes: {', '.join(routes) or 'none'}")
 
     route_ref(default_route, top.get("default_route") or top.get("routes"), "default_route")
     if default_route is None and routes:
         r.fail(top.get("routes"), "default_route: not set and no route is called 'default'; add `default_route: NAME`")
     r.check(default_profile in profiles, top.get("default_profile"),
-            lambda: f"default_profile: unknown profile '{default_profile}'{did_you_mean(default_profile, profiles)}")
+            f"default_profile: unknown profile '{default_profile}'{did_you_mean(default_profile, profiles)}")
     for route in routes.values():
         prov = providers.get(route.provider)
         if prov is not None and route.via == "claude-code" and prov.type != "anthropic":
@@ -284,7 +288,7 @@ def _cross_check(r: Reader, top: dict[str, Node], providers: dict[str, Provider]
                                     "only Claude Code can use; set via: claude-code on this route")
         if route.provider:
             r.check(route.provider in providers, _at(route.line),
-                    lambda: f"routes.{route.name}.provider: unknown provider '{route.provider}'"
+                    f"routes.{route.name}.provider: unknown provider '{route.provider}'"
                             f"{did_you_mean(route.provider, providers)}; providers: {', '.join(providers) or 'none'}")
         for fb in route.fallback:
             route_ref(fb, _at(route.line), f"routes.{route.name}.fallback")
@@ -301,12 +305,12 @@ def _cross_check(r: Reader, top: dict[str, Node], providers: dict[str, Provider]
             seen_prefix.setdefault(rule.prefix, rule.index + 1)
     for p in profiles.values():
         for name in p.allow_providers or ():
-            r.check(name in providers, _at(p.line), lambda: f"profiles.{p.name}.allow_providers: unknown provider "
+            r.check(name in providers, _at(p.line), f"profiles.{p.name}.allow_providers: unknown provider "
                                                             f"'{name}'{did_you_mean(name, providers)}")
         for name in p.allow_routes or ():
             route_ref(name, _at(p.line), f"profiles.{p.name}.allow_routes")
         for name in p.providers:
-            r.check(name in providers, _at(p.line), lambda: f"profiles.{p.name}.providers: unknown provider "
+            r.check(name in providers, _at(p.line), f"profiles.{p.name}.providers: unknown provider "
                                                             f"'{name}'{did_you_mean(name, providers)}")
         if p.budget:
             route_ref(p.budget.downgrade, _at(p.line), f"profiles.{p.name}.budget.downgrade")

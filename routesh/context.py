@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from .catalog import Catalog
 from .config import Config, Profile
@@ -33,12 +33,12 @@ class Context:
         """The active profile."""
         return self.config.profiles[self.choice.name]
 
-    def with_profile(self, name: str) -> "Context":
+    def with_profile(self, name: str) -> Context:
         """The same context under another profile (the shell's /profile)."""
         choice = choose_profile(self.config, name, {}, self.cwd, Path.home())
         return Context(self.loaded, choice, self.env, self.cwd, self.catalog)
 
-    def with_loaded(self, loaded: Loaded) -> "Context":
+    def with_loaded(self, loaded: Loaded) -> Context:
         """The same context with a reloaded config, keeping the profile if it still exists."""
         name = self.choice.name if self.choice.name in loaded.config.profiles else None
         choice = choose_profile(loaded.config, name, self.env if name is None else {}, self.cwd, Path.home())

@@ -11,8 +11,9 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Protocol
+from typing import Protocol
 
 from .catalog import Catalog
 from .config import Config, Profile, Provider, Route
@@ -69,7 +70,7 @@ def auth_hint(profile: str, provider: Provider) -> str:
 
 
 def large_context_route(config: Config) -> str | None:
-    """The route for prompts too long for their model: code.long_context, a min_tokens rule's route, or 'large-context'."""
+    """Where a too-long prompt goes: code.long_context, else a min_tokens rule's route, else 'large-context'."""
     if config.code.long_context:
         return config.code.long_context
     for rule in config.rules:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import Literal
 
 from .config import EMPTY, Auth
 
@@ -38,7 +39,8 @@ class EngineRequest:
 
     def __repr__(self) -> str:  # keep keys out of tracebacks and debug output
         key = "set" if self.api_key else "none"
-        return f"EngineRequest(model={self.model!r}, messages={len(self.messages)}, base_url={self.base_url!r}, api_key={key})"
+        return (f"EngineRequest(model={self.model!r}, messages={len(self.messages)}, base_url={self.base_url!r}, "
+                f"api_key={key})")
 
 
 @dataclass(frozen=True)

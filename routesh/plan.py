@@ -5,9 +5,10 @@ This is what --dry-run shows and what a real run executes; it never opens a conn
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from .config import Provider
 from .context import Context
@@ -60,7 +61,8 @@ class Plan:
         if d.rule is not None:
             conditions = {k: v for k, v in (("prefix", d.rule.prefix), ("keywords", list(d.rule.keywords) or None),
                                             ("regex", d.rule.regex), ("min_tokens", d.rule.min_tokens),
-                                            ("max_tokens", d.rule.max_tokens), ("hours", d.rule.hours)) if v is not None}
+                                            ("max_tokens", d.rule.max_tokens), ("hours", d.rule.hours))
+                          if v is not None}
             rule = {"index": d.rule.index + 1, "line": d.rule.line, "matched": d.matched, "conditions": conditions}
         return {
             "route": d.route,

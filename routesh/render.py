@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
-def console(stderr: bool = False) -> "Console":
+def console(stderr: bool = False) -> Console:
     """A rich console that respects NO_COLOR and plain pipes."""
     from rich.console import Console
 
@@ -50,12 +50,15 @@ def key_fix(plan: Plan) -> str:
 
 def decision_line(plan: Plan) -> str:
     """The one line shown above an answer: route · provider/model · engine · key · size · cost."""
-    key = "key: none needed" if not plan.key_needed else f"key: {plan.key_source}" if plan.key_present else "key: MISSING"
+    if not plan.key_needed:
+        key = "key: none needed"
+    else:
+        key = f"key: {plan.key_source}" if plan.key_present else "key: MISSING"
     return (f"→ {plan.route} · {plan.provider.name}/{plan.model} · via {plan.via} · {key} · "
             f"~{tokens(plan.decision.estimated_input_tokens)} tok · ≤ {usd(plan.estimated_cost_usd)} in")
 
 
-def show_plan(con: "Console", plan: Plan) -> None:
+def show_plan(con: Console, plan: Plan) -> None:
     """The human --dry-run: the decision line, then the evidence."""
     from rich.table import Table
     from rich.text import Text
@@ -96,7 +99,7 @@ def show_plan(con: "Console", plan: Plan) -> None:
     con.print(grid)
 
 
-def show_routes(con: "Console", config: Config) -> None:
+def show_routes(con: Console, config: Config) -> None:
     """`routesh routes`: the routes, then the rules in the order they are tried."""
     from rich.table import Table
 

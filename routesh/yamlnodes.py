@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -48,7 +49,8 @@ def compose(text: str, file: str) -> Node | None:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
         what = exc.problem or "invalid YAML"
-        raise ConfigError([Problem(file, line, f"invalid YAML: {what} (check indentation, quotes and colons)")]) from None
+        hint = "check indentation, quotes and colons"
+        raise ConfigError([Problem(file, line, f"invalid YAML: {what} ({hint})")]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([Problem(file, 0, f"invalid YAML: {exc}")]) from None
 
@@ -186,8 +188,8 @@ class Reader:
         assert isinstance(node, SequenceNode)
         return list(node.value)
 
-    def check(self, ok: bool, node: Node | None, message: str | Callable[[], str]) -> bool:
+    def check(self, ok: bool, node: Node | None, message: str) -> bool:
         """Record a problem when a cross-check fails."""
         if not ok:
-            self.fail(node, message() if callable(message) else message)
+            self.fail(node, message)
         return ok

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..config import Config
 from ..context import build
@@ -49,7 +50,8 @@ def check(args: argparse.Namespace) -> int:
 def _summary(c: Config) -> str:
     n = lambda k, word: f"{k} {word}{'' if k == 1 else 's'}"  # noqa: E731
     return ", ".join((n(len(c.providers), "provider"), n(len(c.routes), "route"), n(len(c.rules), "rule"),
-                      n(len(c.profiles), "profile"))) + f"; default route {c.default_route}, default profile {c.default_profile}"
+                      n(len(c.profiles), "profile"))) + \
+        f"; default route {c.default_route}, default profile {c.default_profile}"
 
 
 def show(args: argparse.Namespace) -> int:

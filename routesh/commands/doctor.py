@@ -7,9 +7,9 @@ import ipaddress
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urlsplit
 
 from ..errors import UserError
@@ -128,7 +128,8 @@ def _claude_check(path: str | None) -> Check:
     try:
         version = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=20).stdout.strip()
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return Check("claude", False, f"{exe} does not run: {exc}", "reinstall: npm install -g @anthropic-ai/claude-code")
+        return Check("claude", False, f"{exe} does not run: {exc}",
+                     "reinstall: npm install -g @anthropic-ai/claude-code")
     return Check("claude", True, f"{exe}: {version or 'unknown version'}")
 
 
