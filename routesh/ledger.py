@@ -106,6 +106,9 @@ def scrub(text: str | None) -> str | None:
     return _KEYISH.sub(lambda m: m.group(0)[:6] + "…[masked]", text)
 
 
+_LOCKED_RETRIES = 6  # ~0.3 s in all, for "database is locked" that the busy handler did not absorb
+
+
 class LedgerError(Exception):
     """The ledger could not be read (the write path never raises this)."""
 
@@ -287,9 +290,18 @@ class Ledger:
             if rec.error is not None:
                 params = _with_error(params, scrub(rec.error))
             conn = self._conn if self._conn is not None else self._connect()
-            with self._lock:
-                conn.execute(_INSERT, params)
-            return True
+            for attempt in range(_LOCKED_RETRIES + 1):
+                try:
+                    with self._lock:
+                        conn.execute(_INSERT, params)
+                    return True
+                except sqlite3.OperationalError as exc:
+                    # SQLite skips the busy handler in a few cases (WAL recovery, a lock upgrade that could
+                    # deadlock): "database is locked" at once. Those clear in milliseconds; try again briefly.
+                    if "locked" not in str(exc) or attempt == _LOCKED_RETRIES:
+                        raise
+                    time.sleep(0.005 * 2**attempt)
+            return False  # pragma: no cover - the loop returns or raises
         except Exception as exc:  # noqa: BLE001 - a ledger problem must never cost the user their answer
             self._failed(exc)
             return False
