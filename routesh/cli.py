@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from . import __version__
-from .errors import EXIT_USAGE, UserError
+from .errors import EXIT_USAGE, UserError, bug_location
 
 # subcommand → "module:function"; imported only when used, so `--dry-run` stays fast
 SUBCOMMANDS: dict[str, str] = {
@@ -131,19 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
         if os.environ.get("ROUTESH_DEBUG"):
             raise
-        where = _where(exc)
+        where = bug_location(exc)
         print(f"routesh: internal error ({type(exc).__name__}{where}); this is a bug.\n"
               "Run again with ROUTESH_DEBUG=1 to see the traceback, and report it.", file=sys.stderr)
         return 1
-
-
-def _where(exc: BaseException) -> str:
-    """file:line of the innermost routesh frame; the message itself is not shown (it might hold a secret)."""
-    tb = exc.__traceback__
-    spot = ""
-    while tb is not None:
-        name = tb.tb_frame.f_code.co_filename
-        if "routesh" in name:
-            spot = f" at {os.path.basename(name)}:{tb.tb_lineno}"
-        tb = tb.tb_next
-    return spot

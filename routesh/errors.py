@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 EXIT_OK = 0
 EXIT_MODEL = 1  # the model side failed after retries and fallbacks
 EXIT_USAGE = 2  # bad usage or bad config
@@ -24,3 +26,14 @@ class ModelFailure(UserError):
     """The model side failed after retries and fallbacks."""
 
     exit_code = EXIT_MODEL
+
+
+def bug_location(exc: BaseException) -> str:
+    """' at file.py:LINE' of the innermost routesh frame; never the message, which might hold a secret."""
+    tb, spot = exc.__traceback__, ""
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if "routesh" in name:
+            spot = f" at {os.path.basename(name)}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return spot

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from . import __version__
 from .commands.oneshot import plan_for
 from .context import Context
-from .errors import UserError
+from .errors import UserError, bug_location
 from .plan import Plan
 from .policy import route_refusal
 from .render import decision_line, usd
@@ -326,8 +326,8 @@ class Shell:
                 import traceback
 
                 traceback.print_exc()
-            self.out.error(f"internal error ({type(exc).__name__}{_where(exc)}); this is a bug. The session goes on; "
-                           "ROUTESH_DEBUG=1 shows the traceback")
+            self.out.error(f"internal error ({type(exc).__name__}{bug_location(exc)}); this is a bug. "
+                           "The session goes on; ROUTESH_DEBUG=1 shows the traceback")
         return True
 
 
@@ -355,17 +355,6 @@ def _user_facing(exc: Exception) -> bool:
 
     secrets = sys.modules.get("routesh.secrets")
     return secrets is not None and isinstance(exc, secrets.KeyringUnavailable)
-
-
-def _where(exc: BaseException) -> str:
-    """file:line of the innermost routesh frame (the message may hold a secret, so it is not shown)."""
-    tb, spot = exc.__traceback__, ""
-    while tb is not None:
-        name = tb.tb_frame.f_code.co_filename
-        if "routesh" in name:
-            spot = f" at {os.path.basename(name)}:{tb.tb_lineno}"
-        tb = tb.tb_next
-    return spot
 
 
 def preload(ctx: Context) -> None:
