@@ -79,6 +79,60 @@ def large_context_route(config: Config) -> str | None:
     return "large-context" if "large-context" in config.routes else None
 
 
+class RoutePlan:
+    """The order a request's routes are tried in: fallbacks, the upgrade rule, jumps. Shared by every front door.
+
+    Iterating yields each route once. A fallback that costs more than the first route is skipped
+    unless that route has allow_upgrade (and then only one upgrade happens). `jump(name)` puts a
+    route next (context too long, refusal escalation), exempt from the upgrade rule.
+    """
+
+    def __init__(self, config: Config, catalog: Catalog, routes: tuple[str, ...],
+                 on_notice: Callable[[str], None] = lambda s: None) -> None:
+        self.config, self.catalog, self.on_notice = config, catalog, on_notice
+        self._queue = list(routes)
+        self._first = routes[0] if routes else None
+        self._pos = 0
+        self.tried: set[str] = set()
+        self.jumps: set[str] = set()
+        self._upgraded = False
+
+    def price(self, route: str) -> float | None:
+        """The input price of a route's model, or None when unknown."""
+        info = self.catalog.get(self.catalog.resolve(self.config.routes[route].model))
+        return info.input if info else None
+
+    def is_fallback(self, name: str) -> bool:
+        """True for routes tried because an earlier one failed (not the first, not a jump)."""
+        return name != self._first and name not in self.jumps
+
+    def jump(self, name: str) -> bool:
+        """Try this route next; False when it was already tried."""
+        if name in self.tried:
+            return False
+        self._queue.insert(self._pos, name)
+        self.jumps.add(name)
+        return True
+
+    def __iter__(self) -> Iterator[tuple[str, Route]]:
+        base = self.price(self._first) if self._first else None
+        while self._pos < len(self._queue):
+            name = self._queue[self._pos]
+            self._pos += 1
+            if name in self.tried:
+                continue
+            self.tried.add(name)
+            price = self.price(name)
+            if self.is_fallback(name) and base is not None and price is not None and price > base:
+                assert self._first is not None
+                if not self.config.routes[self._first].allow_upgrade or self._upgraded:
+                    self.on_notice(f"skipping fallback {name}: it costs more than {self._first} "
+                                   f"(set allow_upgrade: true on route {self._first} to allow it)")
+                    continue
+                self._upgraded = True
+            yield name, self.config.routes[name]
+
+
 @dataclass
 class Outcome:
     """What a request came to: the answer text, its status and every attempt made."""
@@ -118,38 +172,20 @@ class Dispatcher:
             cancel: threading.Event | None = None) -> Outcome:
         """Try each route in order, with retries on each; stop at the first answer."""
         out = Outcome(request_id=uuid.uuid4().hex[:16])
-        plan = list(routes)
-        base_price = self._price(routes[0]) if routes else None
-        upgraded = False
-        tried: set[str] = set()
-        jumps: set[str] = set()  # routes inserted by a context-too-long or refusal jump: no upgrade check
+        plan = RoutePlan(self.config, self.catalog, routes, self.on_notice)
         attempt_no = 0
         messages = (*history, Message("user", text))
         prompt_meta = (hashlib.sha256(text.encode("utf-8")).hexdigest(), len(text))
-        i = 0
-        while i < len(plan):
-            name = plan[i]
-            i += 1
-            if name in tried:
-                continue
-            tried.add(name)
-            route = self.config.routes[name]
-            price = self._price(name)
-            if i > 1 and name not in jumps and base_price is not None and price is not None and price > base_price:
-                if not self.config.routes[routes[0]].allow_upgrade or upgraded:
-                    self.on_notice(f"skipping fallback {name}: it costs more than {routes[0]} "
-                                   f"(set allow_upgrade: true on route {routes[0]} to allow it)")
-                    continue
-                upgraded = True
+        for name, route in plan:
             provider = self.config.provider_for(route, self.profile)
             try:
                 key = self.key_for(self.profile.name, provider)
             except KeyMissing as exc:
-                if i == 1:
+                if name == routes[0]:  # the route the user asked for: say so, do not silently fall back
                     raise
                 self.on_notice(f"skipping fallback {name}: {exc}")
                 continue
-            if i > 1 and name not in jumps:
+            if plan.is_fallback(name):
                 self.on_notice(f"falling back to route {name} ({provider.name}/{self.catalog.resolve(route.model)})")
             retries = route.retries if route.retries is not None else default_retries(route)
             for retry in range(retries + 1):
@@ -157,10 +193,8 @@ class Dispatcher:
                 result = self._attempt(out, route, provider, key, messages, attempt_no, rule, tag, prompt_meta,
                                        resume_session, cancel)
                 if result == "done":
-                    if out.status == "refused" and route.on_refusal and not out.text and route.on_refusal not in tried:
+                    if out.status == "refused" and route.on_refusal and not out.text and plan.jump(route.on_refusal):
                         self.on_notice(f"{route.name} refused; escalating to route {route.on_refusal}")
-                        plan.insert(i, route.on_refusal)
-                        jumps.add(route.on_refusal)
                         break
                     return out
                 if result == "stop":
@@ -169,10 +203,8 @@ class Dispatcher:
                 assert isinstance(err, EngineError)
                 if err.context_too_long:
                     big = large_context_route(self.config)
-                    if big and big not in tried:
+                    if big and plan.jump(big):
                         self.on_notice(f"{provider.name}/{route.model}: the prompt is too long; trying route {big}")
-                        plan.insert(i, big)
-                        jumps.add(big)
                     break
                 if err.status in (401, 403):
                     hint = auth_hint(self.profile.name, provider)
@@ -190,10 +222,6 @@ class Dispatcher:
         if out.status not in ("cancelled", "partial"):
             out.status = "error"
         return out
-
-    def _price(self, route: str) -> float | None:
-        info = self.catalog.get(self.catalog.resolve(self.config.routes[route].model))
-        return info.input if info else None
 
     def _sleep(self, seconds: float, cancel: threading.Event | None) -> bool:
         """Wait, but wake on cancel; True when cancelled."""
