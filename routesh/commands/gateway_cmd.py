@@ -6,8 +6,9 @@ import argparse
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import UserError
 
@@ -83,9 +84,12 @@ def serve(args: argparse.Namespace) -> int:
         shown = {"env": f'"${TOKEN_ENV}"'}.get(origin, token)
         print(f"export ANTHROPIC_BASE_URL={url}")
         print(f"export ANTHROPIC_AUTH_TOKEN={shown}")
+        from ..gateway.code import model_names
+
+        n = model_names(ctx.config, ctx.catalog)
         print("# to tell Claude Code's request kinds apart (`routesh code` does this for you):\n"
-              "# export ANTHROPIC_MODEL=routesh-main ANTHROPIC_DEFAULT_HAIKU_MODEL=routesh-background "
-              "CLAUDE_CODE_SUBAGENT_MODEL=routesh-subagent", flush=True)
+              f"# export ANTHROPIC_MODEL={n.main} ANTHROPIC_DEFAULT_HAIKU_MODEL={n.background} "
+              f"CLAUDE_CODE_SUBAGENT_MODEL={n.subagent}", flush=True)
 
     try:
         serve_forever(gateway, sock, on_ready=ready)
@@ -175,7 +179,8 @@ def code(args: argparse.Namespace) -> int:
         argv = [claude, f"--add-dir={tmp}", *args.claude_args]
         # claude starts before any thread exists (its pre-exec hook must run in a single-threaded process);
         # its first requests wait in the listening socket's backlog until the gateway accepts them.
-        proc = cc.spawn(argv, cc.claude_env(os.environ, url, token), os.getpid())
+        names = cc.model_names(ctx.config, ctx.catalog)
+        proc = cc.spawn(argv, cc.claude_env(os.environ, url, token, names), os.getpid())
         with cc.SignalRelay(proc):
             try:
                 if args.verbose:
