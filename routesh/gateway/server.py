@@ -36,6 +36,7 @@ from ..dispatch import (
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT_S,
     KeyMissing,
+    RoutePlan,
     auth_hint,
     backoff_s,
     is_retryable,
@@ -608,28 +609,11 @@ class Gateway:
     async def _run(self, job: _Job, routes: tuple[str, ...], writer: asyncio.StreamWriter) -> bool:
         """The plan: each route with its retries, like dispatch.Dispatcher.run; stops at the first answer."""
         ctx = self.ctx
-        config, profile, _catalog = ctx.config, ctx.profile, ctx.catalog
-        plan = list(routes)
-        jumps: set[str] = set()
-        tried: set[str] = set()
-        base_price = self._price(routes[0])
-        upgraded = False
+        config, profile = ctx.config, ctx.profile
+        plan = RoutePlan(config, ctx.catalog, routes, lambda msg: self._note(job, msg))
         attempt_no = 0
         last: Failure | None = None
-        i = 0
-        while i < len(plan):
-            name = plan[i]
-            i += 1
-            if name in tried:
-                continue
-            tried.add(name)
-            route = config.routes[name]
-            price = self._price(name)
-            if i > 1 and name not in jumps and base_price is not None and price is not None and price > base_price:
-                if not config.routes[routes[0]].allow_upgrade or upgraded:
-                    self._note(job, f"skipping fallback {name}: it costs more than {routes[0]}")
-                    continue
-                upgraded = True
+        for name, route in plan:
             provider = config.provider_for(route, profile)
             if provider.auth == "subscription":
                 last = last or _fail(502, f"route {name} uses provider {provider.name} with auth: subscription, "
@@ -645,7 +629,7 @@ class Gateway:
                 last = last or _fail(500, f"routesh: cannot read the key for {provider.name}: {exc}")
                 self._note(job, f"skipping route {name}: {str(exc).splitlines()[0]}")
                 continue
-            retries = route.retries if route.retries is not None else DEFAULT_RETRIES
+            retries = route.retries if route.retries is not None else DEFAULT_RETRIES  # Claude Code is the client
             for retry in range(retries + 1):
                 attempt_no += 1
                 result = await self._attempt(job, route, provider, key, attempt_no, writer)
@@ -655,9 +639,8 @@ class Gateway:
                 err = result.err
                 if err.context_too_long:
                     big = large_context_route(config)
-                    if big and big not in tried and not route_refusal(config, profile, big):
-                        plan.insert(i, big)
-                        jumps.add(big)
+                    if big and not route_refusal(config, profile, big):
+                        plan.jump(big)
                     break
                 if err.status in (401, 403):
                     self._keys.pop((profile.name, provider.name), None)  # maybe the key was replaced since
@@ -676,11 +659,6 @@ class Gateway:
         headers = [("x-routesh-request-id", job.request_id), *last.headers]
         self._respond(writer, last.status, last.body, keep=job.req.keep_alive, headers=headers)
         return job.req.keep_alive
-
-    def _price(self, route: str) -> float | None:
-        catalog = self.ctx.catalog
-        info = catalog.get(catalog.resolve(self.ctx.config.routes[route].model))
-        return info.input if info else None
 
     def _note(self, job: _Job, msg: str) -> None:
         if self.verbose:
