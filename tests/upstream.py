@@ -39,12 +39,14 @@ import json
 import os
 import re
 import shutil
+import ssl
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, Literal
 
@@ -321,8 +323,10 @@ class Upstream:
         keys: Sequence[str] | None = None,
         record_bodies: bool = True,
         max_records: int | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
+        self.tls = tls  # serve HTTPS with this server context
         self._want_port = port
         self.port = 0
         self._lock = threading.Lock()
@@ -348,7 +352,7 @@ class Upstream:
     @property
     def url(self) -> str:
         """Base URL for the Anthropic SDK / ANTHROPIC_BASE_URL (no /v1)."""
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     @property
     def openai_url(self) -> str:
@@ -465,7 +469,7 @@ class Upstream:
         try:
             self._server = loop.run_until_complete(
                 asyncio.start_server(self._handle, self.host, self._want_port, backlog=512,
-                                     limit=1 << 20)
+                                     limit=1 << 20, ssl=self.tls)
             )
             self.port = self._server.sockets[0].getsockname()[1]
         except BaseException as exc:  # noqa: BLE001 - reported to start()
@@ -1040,3 +1044,32 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def self_signed_tls(directory: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server TLS context for 127.0.0.1 with a fresh self-signed certificate, and the CA file clients must trust."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "routesh test upstream")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                        x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = directory / "upstream.crt", directory / "upstream.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert_file, key_file)
+    return ctx, cert_file
