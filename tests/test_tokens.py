@@ -138,3 +138,18 @@ def test_pooled_error_per_kind_is_small() -> None:
         ms = [m for m in measures if m.sample.kind == kind]
         for encoding in COUNTERS:
             assert abs(bench.summary(ms, encoding)["pooled"]) <= 0.08, (kind, encoding)
+
+
+def test_very_long_texts_are_sampled_within_two_percent_of_a_full_pass():
+    import sysconfig
+    from pathlib import Path
+
+    from routesh import tokens
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    code = "".join(p.read_text(encoding="utf-8", errors="replace") for p in sorted(stdlib.glob("*.py"))[:120])
+    assert len(code) > tokens.SAMPLE_ABOVE
+    prose = (Path(__file__).resolve().parent.parent / "docs" / "config.md").read_text() * 200
+    for text in (code, prose, code[:700_000] + prose[:700_000]):
+        full = tokens._exact(text)
+        assert abs(tokens.estimate_tokens(text) - full) / full < 0.02
