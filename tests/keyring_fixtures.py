@@ -29,7 +29,7 @@ def skip_or_fail(reason: str) -> NoReturn:
     """Skip on a developer machine; fail in CI, where everything the tests need must be installed."""
     if os.environ.get("CI"):
         pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)", pytrace=False)
-    pytest.skip(reason)
+    pytest.skip(reason=reason)
 
 
 @dataclass(frozen=True)

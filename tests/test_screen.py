@@ -295,7 +295,7 @@ CLEAN_STDLIB = [
 def test_real_stdlib_module_is_not_flagged(name: str) -> None:
     path = STDLIB / name
     if not path.exists():
-        pytest.skip(f"{name} is not in this Python's stdlib")
+        pytest.skip(reason=f"{name} is not in this Python's stdlib")
     findings = scan(path.read_text(encoding="utf-8"))
     assert findings == (), f"{name}: {describe(findings)}"
 

@@ -355,7 +355,7 @@ def test_runtime_dir_bus_is_found_without_the_variable(
     address = os.environ["DBUS_SESSION_BUS_ADDRESS"]
     path = dict(kv.split("=", 1) for kv in address.split(":", 1)[1].split(",")).get("path")
     if path is None:
-        pytest.skip("the session bus is not a unix:path= socket")
+        pytest.skip(reason="the session bus is not a unix:path= socket")
     os.symlink(path, tmp_path / "bus")
     monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS")
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))

@@ -495,7 +495,7 @@ def test_routes_yaml_edits_apply_before_the_next_prompt(term: Term, upstream: Up
 def claude_term(tmp_path: Path, upstream: Upstream, extra: str = "") -> Term:
     """The shell with the default route on the real Claude Code (skipped when it is not installed)."""
     if shutil.which("claude") is None:
-        pytest.skip("`claude` not installed (npm install -g @anthropic-ai/claude-code)")
+        pytest.skip(reason="`claude` not installed (npm install -g @anthropic-ai/claude-code)")
     config = tmp_path / "routes.yaml"
     config.write_text(CONFIG.format(url=upstream.url, dead=dead_port()).replace(
         "default:   {provider: up, model: claude-sonnet-4-6, description: everyday work}",

@@ -1008,7 +1008,7 @@ try:  # the fixtures are for pytest runs; `python -m tests.upstream` works witho
         if exe is None:
             if os.environ.get("CI"):
                 pytest.fail("`claude` is not installed but CI is set: npm install -g @anthropic-ai/claude-code")
-            pytest.skip("`claude` not installed (npm install -g @anthropic-ai/claude-code)")
+            pytest.skip(reason="`claude` not installed (npm install -g @anthropic-ai/claude-code)")
         monkeypatch.setenv("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
         for var in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL", "ANTHROPIC_MODEL"):
             monkeypatch.delenv(var, raising=False)

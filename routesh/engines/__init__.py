@@ -19,13 +19,14 @@ are imported inside the functions that need them.
 from __future__ import annotations
 
 import importlib
+import json
 import queue
 import re
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from types import ModuleType
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from ..events import EngineError, EngineRequest, Event
 
@@ -240,3 +241,27 @@ def pump(
             emit.stopped.set()
             if abort is not None and not finished.is_set():
                 abort()
+
+
+def classify_sdk_error(exc: BaseException, req: EngineRequest, sdk: ModuleType,
+                       status_error: Callable[[Any, EngineRequest], EngineError], what: str) -> EngineError:
+    """Any exception from an official SDK (anthropic or openai: same hierarchy) or the transport as an EngineError."""
+    if isinstance(exc, EngineError):
+        return exc
+    if isinstance(exc, sdk.APIStatusError):
+        return status_error(exc, req)
+    if isinstance(exc, sdk.APITimeoutError):
+        return EngineError(f"timed out after {req.timeout_s:g}s waiting for {req.model}", kind="timeout")
+    if isinstance(exc, sdk.APIConnectionError):
+        cause = exc.__cause__ or exc
+        return EngineError(scrub(f"connection failed: {cause}", req.api_key), kind="connection")
+    if isinstance(exc, sdk.APIError) and getattr(exc, "body", None) is not None:
+        return status_error(exc, req)  # an error object inside the stream
+    malformed = (json.JSONDecodeError, sdk.APIResponseValidationError)
+    if isinstance(exc, malformed) or type(exc).__name__ == "ValidationError":
+        return EngineError(scrub(f"malformed {what} in the stream: {exc}", req.api_key), kind="malformed")
+    kind = transport_kind(exc)
+    if kind is not None:
+        return EngineError(scrub(f"{'timed out' if kind == 'timeout' else 'connection lost'}: {exc}", req.api_key),
+                           kind=kind)  # type: ignore[arg-type]
+    return EngineError(scrub(f"unexpected {type(exc).__name__}: {exc}", req.api_key), kind="malformed")

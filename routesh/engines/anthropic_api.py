@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections.abc import Generator
 from typing import Any
 
 from ..events import Done, EngineError, EngineRequest, Event, TextDelta, Usage
-from . import Emitter, looks_like_context_error, parse_retry_after, pump, scrub, transport_kind
+from . import Emitter, classify_sdk_error, looks_like_context_error, parse_retry_after, pump, scrub
 
 __all__ = ["stream", "preload"]
 
@@ -109,23 +108,7 @@ def _classify(exc: BaseException, req: EngineRequest) -> EngineError:
     """Any exception from the SDK or the transport as an EngineError."""
     import anthropic
 
-    if isinstance(exc, EngineError):
-        return exc
-    if isinstance(exc, anthropic.APIStatusError):
-        return _status_error(exc, req)
-    if isinstance(exc, anthropic.APITimeoutError):
-        return EngineError(f"timed out after {req.timeout_s:g}s waiting for {req.model}", kind="timeout")
-    if isinstance(exc, anthropic.APIConnectionError):
-        cause = exc.__cause__ or exc
-        return EngineError(scrub(f"connection failed: {cause}", req.api_key), kind="connection")
-    malformed = (json.JSONDecodeError, anthropic.APIResponseValidationError)
-    if isinstance(exc, malformed) or type(exc).__name__ == "ValidationError":
-        return EngineError(scrub(f"malformed event in the stream: {exc}", req.api_key), kind="malformed")
-    kind = transport_kind(exc)
-    if kind is not None:
-        return EngineError(scrub(f"{'timed out' if kind == 'timeout' else 'connection lost'}: {exc}", req.api_key),
-                           kind=kind)  # type: ignore[arg-type]
-    return EngineError(scrub(f"unexpected {type(exc).__name__}: {exc}", req.api_key), kind="malformed")
+    return classify_sdk_error(exc, req, anthropic, _status_error, "event")
 
 
 def _produce(req: EngineRequest, emit: Emitter) -> None:

@@ -11,13 +11,12 @@ tool_calls→tool_use, content_filter→refusal) so dispatch and the ledger see 
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections.abc import Generator
 from typing import Any
 
 from ..events import Done, EngineError, EngineRequest, Event, TextDelta, Usage
-from . import Emitter, looks_like_context_error, parse_retry_after, pump, scrub, transport_kind
+from . import Emitter, classify_sdk_error, looks_like_context_error, parse_retry_after, pump, scrub
 
 __all__ = ["stream", "preload"]
 
@@ -123,25 +122,7 @@ def _classify(exc: BaseException, req: EngineRequest) -> EngineError:
     """Any exception from the SDK or the transport as an EngineError."""
     import openai
 
-    if isinstance(exc, EngineError):
-        return exc
-    if isinstance(exc, openai.APIStatusError):
-        return _status_error(exc, req)
-    if isinstance(exc, openai.APITimeoutError):
-        return EngineError(f"timed out after {req.timeout_s:g}s waiting for {req.model}", kind="timeout")
-    if isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__ or exc
-        return EngineError(scrub(f"connection failed: {cause}", req.api_key), kind="connection")
-    if isinstance(exc, openai.APIError) and getattr(exc, "body", None) is not None:
-        return _status_error(exc, req)  # in-stream {"error": {...}} object
-    malformed = (json.JSONDecodeError, openai.APIResponseValidationError)
-    if isinstance(exc, malformed) or type(exc).__name__ == "ValidationError":
-        return EngineError(scrub(f"malformed chunk in the stream: {exc}", req.api_key), kind="malformed")
-    kind = transport_kind(exc)
-    if kind is not None:
-        return EngineError(scrub(f"{'timed out' if kind == 'timeout' else 'connection lost'}: {exc}", req.api_key),
-                           kind=kind)  # type: ignore[arg-type]
-    return EngineError(scrub(f"unexpected {type(exc).__name__}: {exc}", req.api_key), kind="malformed")
+    return classify_sdk_error(exc, req, openai, _status_error, "chunk")
 
 
 def _usage(u: Any) -> Usage:
