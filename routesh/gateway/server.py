@@ -46,7 +46,7 @@ from ..events import AttemptRecord, EngineError
 from ..policy import check, check_budget, day_start, month_start, route_refusal
 from ..router import Decision, fallback_chain
 from . import jsonsplice
-from .classify import SENTINELS, Classification, classify, latest_user_text
+from .classify import SENTINELS, Classification, classify, latest_user_text, outgoing_text
 from .client import Conn, Head, Pool, UpstreamError, parse_origin
 from .sniff import AnthropicSniffer, usage_of_message
 
@@ -583,6 +583,10 @@ class Gateway:
         verdict = check(decision, config, profile)
         if not verdict.allowed:
             return self._refuse(job, writer, verdict.why)
+        if profile.on_secret != "allow":
+            refusal = self._screen(job, profile.name, profile.on_secret)
+            if refusal:
+                return self._refuse(job, writer, refusal)
         routes = verdict.routes
         if profile.budget is not None and self.ledger is not None:
             today, month = self.ledger.spent_now()
@@ -595,6 +599,23 @@ class Gateway:
                     return self._refuse(job, writer, f"{b.message}; the downgrade route is not allowed either: {why}")
                 routes = (b.downgrade,)
         return await self._run(job, routes, writer)
+
+    def _screen(self, job: _Job, profile: str, on_secret: str) -> str | None:
+        """Secrets in the latest turn (typed, or read by a tool): why to refuse, or None to send.
+
+        Claude Code's context cannot be rewritten safely from here, so `redact` refuses like `block`.
+        """
+        from ..screen import describe, scan
+
+        findings = scan(outgoing_text(job.body["messages"]))
+        if not findings:
+            return None
+        if on_secret == "warn":
+            self._note(job, f"secret sent (on_secret: warn): {describe(findings)}")
+            return None
+        return (f"the latest turn contains {describe(findings)}; profile '{profile}' does not send secrets "
+                f"(on_secret: {on_secret}). Remove the secret from what Claude Code read or was given, then rewind "
+                "(Esc Esc) past this turn")
 
     def _refuse(self, job: _Job, writer: asyncio.StreamWriter, why: str) -> bool:
         ctx = self.ctx
