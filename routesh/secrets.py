@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
-    from routesh.config import Config, Profile, Provider
+    from routesh.config import Config, Provider
 
 SERVICE = "routesh"
 APPLICATION = "routesh"
@@ -298,18 +298,13 @@ def list_keys(
         for pname in names:
             prof = config.profiles[pname]
             for provider_name in config.providers:
-                provider = effective_provider(config, prof, provider_name)
+                provider = config.provider_in(prof, provider_name)
                 found = _lookup(pname, provider, store, strict=strict, fetch=fetch)
                 rows.append(
                     KeyRow(pname, provider_name, found.source, found.present, found.env_var, found.masked,
                            found.needed, found.problem)
                 )
     return tuple(rows)
-
-
-def effective_provider(config: Config, profile: Profile, provider_name: str) -> Provider:
-    """A provider as `profile` sees it, its base_url/key_env/auth overrides applied."""
-    return config.provider_in(profile, provider_name)
 
 
 def keyring_status() -> KeyringStatus:

@@ -111,7 +111,7 @@ def _profile(sh: Shell, arg: str) -> None:
 
 def profile_changes(old: Context, new: Context) -> list[str]:
     """What switching profiles changes: allowed providers, keys present, prompt logging, secrets."""
-    from .secrets import effective_provider, lookup_key
+    from .secrets import lookup_key
 
     a, b = old.profile, new.profile
     lines = [f"profile {a.name} → {b.name}"]
@@ -123,8 +123,8 @@ def profile_changes(old: Context, new: Context) -> list[str]:
     for name in new.config.providers:
         if b.allow_providers is not None and name not in b.allow_providers:
             continue
-        before = lookup_key(a.name, effective_provider(old.config, a, name), fetch=False)
-        after = lookup_key(b.name, effective_provider(new.config, b, name), fetch=False)
+        before = lookup_key(a.name, old.config.provider_in(a, name), fetch=False)
+        after = lookup_key(b.name, new.config.provider_in(b, name), fetch=False)
         if not after.needed:
             continue
         where = after.source if after.present else "MISSING"
