@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from clirun import ROUTESH, routesh
 from upstream import (  # noqa: F401 - fixture
     Upstream,
     UsageSpec,
@@ -23,19 +22,7 @@ from upstream import (  # noqa: F401 - fixture
 
 from routesh.paths import ledger_file, user_config_file
 
-ROUTESH = shutil.which("routesh") or "routesh"
 KEY = "sk-test-cli-SECRETSECRET-9z9z"
-
-
-def routesh(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run the installed command; stdin is empty (not a tty) unless given."""
-    full_env = dict(os.environ, **(env or {}))
-    p = subprocess.run([ROUTESH, *args], input=stdin if stdin is not None else b"", capture_output=True,
-                       env=full_env, timeout=timeout)
-    out = subprocess.CompletedProcess(p.args, p.returncode, p.stdout.decode(), p.stderr.decode())
-    assert "Traceback" not in out.stderr, out.stderr
-    return out
 
 
 def upstream_config(up: Upstream, tmp: Path, extra: str = "") -> Path:
@@ -83,7 +70,7 @@ def test_dry_run_human_names_route_model_and_reason():
 
 
 def test_dry_run_from_stdin():
-    p = routesh("--dry-run", "--json", stdin="/debug the worker hangs\n".encode())
+    p = routesh("--dry-run", "--json", stdin=b"/debug the worker hangs\n")
     assert json.loads(p.stdout)["route"] == "debug"
 
 
@@ -203,8 +190,8 @@ def test_one_shot_streams_the_answer_and_records_it(upstream, tmp_path):
     assert p.stdout == "Hello from claude-sonnet-4-6.\n"
     assert "→ default · up/claude-sonnet-4-6" in p.stderr
     [req] = upstream.generation_requests()
-    assert req.model == "claude-sonnet-4-6" and req.json["messages"][-1]["content"] in ("hello there",
-                                                                                       [{"type": "text", "text": "hello there"}])
+    sent = req.json["messages"][-1]["content"]
+    assert req.model == "claude-sonnet-4-6" and sent in ("hello there", [{"type": "text", "text": "hello there"}])
     rows = json.loads(routesh("log", "--json").stdout)
     assert rows[0]["status"] == "ok" and rows[0]["input_tokens"] == 100 and rows[0]["output_tokens"] == 20
     assert rows[0]["cost_usd"] == pytest.approx((100 * 3 + 20 * 15) / 1e6)

@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 
+from clirun import routesh
 from keyring_fixtures import real_keyring  # noqa: F401 - fixture
 from upstream import Upstream, unauthorized, upstream_fixture  # noqa: F401 - fixture
 
-ROUTESH = shutil.which("routesh") or "routesh"
 WORK_KEY = "sk-work-0123456789abcdefWXYZ"
 HOME_KEY = "sk-home-0123456789abcdefQRST"
-
-
-def routesh(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    import os
-
-    p = subprocess.run([ROUTESH, *args], input=stdin, capture_output=True, text=True, timeout=60,
-                       env=dict(os.environ, **(env or {})))
-    assert "Traceback" not in p.stderr, p.stderr
-    return p
 
 
 def config(up: Upstream, tmp_path) -> str:

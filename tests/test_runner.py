@@ -4,28 +4,25 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 import uuid
 
 import pytest
+from clirun import ROUTESH
+from clirun import routesh as run_routesh
 from upstream import Upstream, UsageSpec, slow_stream, upstream_fixture  # noqa: F401 - fixture
 
 from routesh.events import AttemptRecord
 from routesh.ledger import Ledger
 from routesh.paths import ledger_file
 
-ROUTESH = shutil.which("routesh") or "routesh"
 KEY = "sk-test-guard-SECRET-0000"
 AWS = "AKIA" + "IOSFODNN7EXAMPLQ"  # built at run time so the repository holds no key-shaped literal
 
 
 def routesh(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    p = subprocess.run([ROUTESH, *args], input=stdin, capture_output=True, text=True, timeout=60,
-                       env=dict(os.environ, UP_KEY=KEY, **(env or {})))
-    assert "Traceback" not in p.stderr, p.stderr
-    return p
+    return run_routesh(*args, stdin=stdin, env={"UP_KEY": KEY, **(env or {})})
 
 
 def config(up: Upstream, tmp_path, profiles: str) -> str:
