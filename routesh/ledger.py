@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 import sys
 import threading
@@ -92,21 +91,14 @@ SCHEMA_VERSION = MIGRATIONS[-1][0]
 _INSERT = f"INSERT INTO attempts ({', '.join(COLUMNS)}, extra) VALUES ({', '.join('?' * (len(COLUMNS) + 1))})"
 _values = attrgetter(*COLUMNS)
 
-# Provider error messages sometimes echo a credential; keep anything key-shaped out of the file.
-_KEYISH = re.compile(
-    r"(sk-(?:ant-|proj-)?[A-Za-z0-9_\-]{12,}|(?:gh[pousr]|github_pat)_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9\-]{10,}"
-    r"|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_\-]{30,}|(?i:bearer)\s+[A-Za-z0-9._\-]{16,})"
-)
-
-
 def scrub(text: str | None) -> str | None:
     """Mask key-shaped substrings (sk-…, ghp_…, AKIA…, Bearer …) so the ledger never holds a credential."""
-    if not text:
-        return text
-    return _KEYISH.sub(lambda m: m.group(0)[:6] + "…[masked]", text)
+    from .keymask import mask_keys
+
+    return mask_keys(text) if text else text
 
 
-_LOCKED_RETRIES = 6  # ~0.3 s in all, for "database is locked" that the busy handler did not absorb
+_LOCKED_RETRIES = 8  # ~2.5 s in all at worst, for "database is locked" that the busy handler did not absorb
 
 
 class LedgerError(Exception):
@@ -289,9 +281,9 @@ class Ledger:
             params = (*_values(rec), json.dumps(dict(rec.extra), separators=(",", ":")) if rec.extra else None)
             if rec.error is not None:
                 params = _with_error(params, scrub(rec.error))
-            conn = self._conn if self._conn is not None else self._connect()
             for attempt in range(_LOCKED_RETRIES + 1):
                 try:
+                    conn = self._conn if self._conn is not None else self._connect()  # opening can race too
                     with self._lock:
                         conn.execute(_INSERT, params)
                     return True

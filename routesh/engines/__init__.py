@@ -29,6 +29,7 @@ from types import ModuleType
 from typing import Any, Protocol, cast
 
 from ..events import EngineError, EngineRequest, Event
+from ..keymask import mask_keys
 
 __all__ = ["Engine", "engine_for", "preload", "pump", "parse_retry_after", "scrub", "looks_like_context_error"]
 
@@ -70,27 +71,9 @@ def preload(*provider_types: str) -> None:
 
 # ---- secrets never leave in an error --------------------------------------------------------
 
-_KEY_SHAPES = re.compile(
-    r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{6,}"  # Authorization values
-    r"|\b(sk|pk|rk|ak|key)-[A-Za-z0-9_-]{6,}"  # sk-..., sk-ant-..., sk-or-v1-...
-    r"|\b(x-api-key[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{6,}"
-)
-
-
 def scrub(text: str, *secrets: str | None) -> str:
-    """Remove key material from text: the exact secrets given, then anything shaped like a key."""
-    for s in secrets:
-        if s and len(s) >= 4:
-            text = text.replace(s, "***")
-
-    def mask(m: re.Match[str]) -> str:
-        if m.group(1):
-            return f"{m.group(1)}***"
-        if m.group(2):
-            return f"{m.group(2)}-***"
-        return f"{m.group(3)}***"
-
-    return _KEY_SHAPES.sub(mask, text)
+    """Remove key material from an error: the exact secrets given, then anything shaped like a key."""
+    return mask_keys(text, *secrets)
 
 
 # ---- error classification helpers ----------------------------------------------------------

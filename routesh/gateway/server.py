@@ -27,7 +27,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from ..config import Config, Profile, Provider, Route
@@ -42,7 +41,9 @@ from ..dispatch import (
     is_retryable,
     large_context_route,
 )
+from ..engines import parse_retry_after
 from ..events import AttemptRecord, EngineError
+from ..keymask import mask_keys
 from ..policy import check, check_budget, day_start, month_start, route_refusal
 from ..router import Decision, fallback_chain
 from . import jsonsplice
@@ -87,26 +88,12 @@ def error_body(status: int, message: str, etype: str | None = None) -> bytes:
 
 def retry_after_seconds(value: str | None, now: float) -> float | None:
     """retry-after as seconds: a number, or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-    except (TypeError, ValueError, IndexError):
-        return None
+    return parse_retry_after({"retry-after": value} if value else None, now)
 
 
 def scrub(text: str, secrets: tuple[str, ...]) -> str:
     """Upstream text with any key we hold, and anything key-shaped, cut out."""
-    from .translate import _mask_keys
-
-    for s in secrets:
-        if s and s in text:
-            text = text.replace(s, "[key removed]")
-    return _mask_keys(text)
+    return mask_keys(text, *secrets)
 
 
 def _openai_options(provider: Provider, route: Route, model: str) -> Any:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..keymask import mask_keys
 from .sse import SSEParser, encode_json
 
 __all__ = [
@@ -847,14 +848,8 @@ def anthropic_error(
     return AnthropicError(status, body, retry_after)
 
 
-_KEYLIKE = re.compile(r"\b((?:sk|pk|rk|key|api|or|gsk|xai)[-_](?:[A-Za-z0-9]+[-_])*)[A-Za-z0-9]{12,}")
 _CONTEXT_TOO_LONG = re.compile(r"context[ _-]?length|context window|maximum context|too many tokens|prompt is too long|"
                                r"input is too long|reduce the length", re.I)
-
-
-def _mask_keys(text: str) -> str:
-    """Key-looking strings in an upstream message shortened, so a client or log never receives one."""
-    return _KEYLIKE.sub(lambda m: m.group(1) + "…", text)
 
 
 def _header(headers: Mapping[str, str] | Iterable[tuple[str, str]] | None, name: str) -> str | None:
@@ -916,7 +911,7 @@ def from_openai_error(
 ) -> AnthropicError:
     """An OpenAI-style error response as Anthropic's error shape, status kept, retry-after passed through."""
     message, etype, code = _error_fields(body)
-    message = _mask_keys(message) or f"upstream answered HTTP {status}"
+    message = mask_keys(message) or f"upstream answered HTTP {status}"
     kind = error_type_for_status(status)
     if status in (400, 413, 422) and (code == "context_length_exceeded" or _CONTEXT_TOO_LONG.search(message)):
         # Claude Code recognises this wording and compacts the conversation instead of giving up.
