@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from .config import Provider
 from .context import Context
 from .cost import estimate_input_cost
-from .policy import BudgetVerdict, Verdict, check, check_budget, day_start, month_start, route_refusal
+from .policy import BudgetVerdict, Verdict, apply_budget, check, check_budget, day_start, month_start
 from .router import Decision, decide
 
 SpentFn = Callable[[str, datetime, datetime], tuple[float, float]]  # (profile, day start, month start) → spent
@@ -117,14 +117,6 @@ def make_plan(ctx: Context, text: str, now: datetime, lookup: KeyLookupFn, *, ro
     budget = None
     if spent is not None and profile.budget is not None:
         budget = check_budget(profile, *spent(profile.name, day_start(now), month_start(now)), now)
-    if verdict.allowed and budget is not None and budget.over:
-        if budget.downgrade is None:
-            verdict = replace(verdict, allowed=False, routes=(), why=budget.message)
-        elif (why := route_refusal(config, profile, budget.downgrade)) is not None:
-            verdict = replace(verdict, allowed=False, routes=(),
-                              why=f"{budget.message}; the downgrade route is not allowed either: {why}")
-        else:
-            verdict = replace(verdict, routes=(budget.downgrade,),
-                              why=f"{budget.message}; downgraded to route {budget.downgrade}")
+    verdict = apply_budget(verdict, budget, config, profile)
     return Plan(decision, profile.name, ctx.choice.why, provider, model, r.via, source, present, needed, problem,
                 cost, verdict, screened.text, secrets, budget)

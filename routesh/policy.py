@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -122,6 +122,19 @@ def check_budget(profile: Profile, spent_today: float, spent_month: float, now: 
         return BudgetVerdict(False, "; ".join(parts))
     downgrade = b.downgrade if b.on_exceed == "downgrade" else None
     return BudgetVerdict(True, f"profile '{profile.name}' budget: {msg}", downgrade)
+
+
+def apply_budget(verdict: Verdict, budget: BudgetVerdict | None, config: Config, profile: Profile) -> Verdict:
+    """A spent budget refuses the request, or re-points it at the downgrade route when the profile allows that."""
+    if not verdict.allowed or budget is None or not budget.over:
+        return verdict
+    if budget.downgrade is None:
+        return replace(verdict, allowed=False, routes=(), why=budget.message)
+    why = route_refusal(config, profile, budget.downgrade)
+    if why is not None:
+        return replace(verdict, allowed=False, routes=(),
+                       why=f"{budget.message}; the downgrade route is not allowed either: {why}")
+    return replace(verdict, routes=(budget.downgrade,), why=f"{budget.message}; downgraded to route {budget.downgrade}")
 
 
 def _until(now: datetime) -> str:

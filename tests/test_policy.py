@@ -96,3 +96,18 @@ def test_no_decision_or_fallback_ever_uses_a_disallowed_provider(config, text, p
         r = config.routes[route]
         assert p.allow_providers is None or r.provider in p.allow_providers
         assert p.allow_routes is None or route in p.allow_routes
+
+
+def test_apply_budget_refuses_downgrades_or_leaves_alone(config):
+    from routesh.policy import BudgetVerdict, apply_budget
+
+    d = decide("/deep hi", config, datetime(2026, 1, 1))
+    work, personal = config.profiles["work-approved"], config.profiles["personal"]
+    v = check(d, config, personal)
+    assert apply_budget(v, BudgetVerdict(False, "plenty left"), config, personal) is v
+    blocked = apply_budget(v, BudgetVerdict(True, "spent", None), config, personal)
+    assert (blocked.allowed, blocked.why, blocked.routes) == (False, "spent", ())
+    down = apply_budget(v, BudgetVerdict(True, "spent", "local"), config, personal)
+    assert down.allowed and down.routes == ("local",) and "downgraded to route local" in down.why
+    not_allowed = apply_budget(check(d, config, work), BudgetVerdict(True, "spent", "local"), config, work)
+    assert not not_allowed.allowed and "the downgrade route is not allowed either" in not_allowed.why

@@ -44,7 +44,7 @@ from ..dispatch import (
 from ..engines import parse_retry_after
 from ..events import AttemptRecord, EngineError
 from ..keymask import mask_keys
-from ..policy import check, check_budget, day_start, month_start, route_refusal
+from ..policy import apply_budget, check, check_budget, day_start, month_start, route_refusal
 from ..router import Decision, fallback_chain
 from . import jsonsplice
 from .classify import SENTINELS, Classification, classify, latest_user_text, outgoing_text
@@ -574,18 +574,12 @@ class Gateway:
             refusal = self._screen(job, profile.name, profile.on_secret)
             if refusal:
                 return self._refuse(job, writer, refusal)
-        routes = verdict.routes
         if profile.budget is not None and self.ledger is not None:
             today, month = self.ledger.spent_now()
-            b = check_budget(profile, today, month, datetime.now())
-            if b is not None and b.over:
-                if b.downgrade is None:
-                    return self._refuse(job, writer, b.message)
-                why = route_refusal(config, profile, b.downgrade)
-                if why:
-                    return self._refuse(job, writer, f"{b.message}; the downgrade route is not allowed either: {why}")
-                routes = (b.downgrade,)
-        return await self._run(job, routes, writer)
+            verdict = apply_budget(verdict, check_budget(profile, today, month, datetime.now()), config, profile)
+            if not verdict.allowed:
+                return self._refuse(job, writer, verdict.why)
+        return await self._run(job, verdict.routes, writer)
 
     def _screen(self, job: _Job, profile: str, on_secret: str) -> str | None:
         """Secrets in the latest turn (typed, or read by a tool): why to refuse, or None to send.
