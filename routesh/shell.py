@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .commands.oneshot import plan_for
+from .commands.oneshot import check_route, plan_for
 from .context import Context
 from .errors import UserError, bug_location
 from .plan import Plan
@@ -70,8 +70,7 @@ class Shell:
         self.tag: str | None = getattr(args, "tag", None)
         self.out = out or Out()
         route = getattr(args, "route", None)
-        if route is not None and route not in ctx.config.routes:
-            plan_for(ctx, "x", route)  # raises the one-shot CLI's unknown-route error
+        check_route(ctx, route)
         self.sticky: Sticky | None = Sticky(route, f"--route {route}") if route else None
         self.convo = Conversation()
         self.totals = Totals()

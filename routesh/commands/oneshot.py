@@ -21,12 +21,17 @@ def lookup(profile: str, provider):  # type: ignore[no-untyped-def]
     return lookup_key(profile, provider, strict=False, fetch=False)
 
 
-def plan_for(ctx: Context, text: str, route: str | None) -> Plan:
-    """Check the prompt, route it and check its size: the common start of a dry-run and a real run."""
-    check_text(text, ctx.config)
+def check_route(ctx: Context, route: str | None) -> None:
+    """An unknown --route is a usage error with a did-you-mean."""
     if route is not None and route not in ctx.config.routes:
         raise UserError(f"unknown route '{route}'{did_you_mean(route, ctx.config.routes)}; "
                         f"routes: {', '.join(ctx.config.routes)}")
+
+
+def plan_for(ctx: Context, text: str, route: str | None) -> Plan:
+    """Check the prompt, route it and check its size: the common start of a dry-run and a real run."""
+    check_text(text, ctx.config)
+    check_route(ctx, route)
     from ..runner import ledger_spent
 
     plan = make_plan(ctx, text, datetime.now(), lookup, route=route, spent=ledger_spent())
