@@ -9,8 +9,6 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
 
 from .config import Provider, Route
 from .context import Context
@@ -135,22 +133,3 @@ def _rule_label(plan: Plan) -> str | None:
     if d.forced:
         return "--route"
     return f"rule {d.rule.index + 1}: {d.matched}" if d.rule else None
-
-
-def ledger_spent(path: Path | None = None) -> Callable[[str, datetime, datetime], tuple[float, float]]:
-    """What a profile spent today and this month, from the ledger, for budget checks in plans."""
-
-    def spent(profile: str, day: datetime, month: datetime) -> tuple[float, float]:
-        from .ledger import Ledger, LedgerError
-        from .paths import ledger_file
-
-        target = path or ledger_file()
-        if not target.exists():
-            return 0.0, 0.0
-        try:
-            with Ledger(target) as ledger:
-                return ledger.spent(profile, day.timestamp()), ledger.spent(profile, month.timestamp())
-        except LedgerError as exc:  # a budget that cannot be checked is not waved through
-            raise PolicyRefusal(f"refused, nothing was sent: profile '{profile}' has a budget but {exc}") from None
-
-    return spent

@@ -21,6 +21,21 @@ def lookup(profile: str, provider):  # type: ignore[no-untyped-def]
     return lookup_key(profile, provider, strict=False, fetch=False)
 
 
+def budget_spent(profile: str, day: datetime, month: datetime) -> tuple[float, float]:
+    """What a profile spent since local midnight and since the 1st, from the ledger (asked only for budgets)."""
+    from ..ledger import Ledger, LedgerError
+    from ..paths import ledger_file
+
+    target = ledger_file()
+    if not target.exists():
+        return 0.0, 0.0
+    try:
+        with Ledger(target) as ledger:
+            return ledger.spent(profile, day.timestamp()), ledger.spent(profile, month.timestamp())
+    except LedgerError as exc:  # a budget that cannot be checked is not waved through
+        raise PolicyRefusal(f"refused, nothing was sent: profile '{profile}' has a budget but {exc}") from None
+
+
 def check_route(ctx: Context, route: str | None) -> None:
     """An unknown --route is a usage error with a did-you-mean."""
     if route is not None and route not in ctx.config.routes:
@@ -32,9 +47,7 @@ def plan_for(ctx: Context, text: str, route: str | None) -> Plan:
     """Check the prompt, route it and check its size: the common start of a dry-run and a real run."""
     check_text(text, ctx.config)
     check_route(ctx, route)
-    from ..runner import ledger_spent
-
-    plan = make_plan(ctx, text, datetime.now(), lookup, route=route, spent=ledger_spent())
+    plan = make_plan(ctx, text, datetime.now(), lookup, route=route, spent=budget_spent)
     check_size(plan.decision, plan.model, ctx.catalog)
     return plan
 
