@@ -22,11 +22,6 @@ class PolicyRefusal(UserError):
     exit_code = EXIT_POLICY
 
 
-class ModelFailure(UserError):
-    """The model side failed after retries and fallbacks."""
-
-    exit_code = EXIT_MODEL
-
 
 def bug_location(exc: BaseException) -> str:
     """' at file.py:LINE' of the innermost routesh frame; never the message, which might hold a secret."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from platformdirs import user_cache_path, user_config_path, user_data_path, user_state_path
+from platformdirs import user_config_path, user_data_path, user_state_path
 
 APP = "routesh"
 
@@ -33,7 +33,3 @@ def state_dir() -> Path:
     """~/.local/state/routesh: shell history and other things worth keeping but not backing up."""
     return user_state_path(APP)
 
-
-def cache_dir() -> Path:
-    """~/.cache/routesh: things that can be rebuilt."""
-    return user_cache_path(APP)

@@ -11,11 +11,11 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
-def console(stderr: bool = False) -> Console:
-    """A rich console that respects NO_COLOR and plain pipes."""
+def console() -> Console:
+    """A rich console on stdout that respects NO_COLOR and plain pipes."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    return Console(highlight=False, soft_wrap=False)
 
 
 def tokens(n: int) -> str:
@@ -38,14 +38,6 @@ def usd(x: float | None) -> str:
     if x < 0.01:
         return f"${x:.4f}"
     return f"${x:.2f}"
-
-
-def key_fix(plan: Plan) -> str:
-    """The command(s) that provide the missing key."""
-    fix = f"routesh keys set {plan.provider.name} --profile {plan.profile}"
-    if plan.provider.key_env:
-        fix += f"  (or export {plan.provider.key_env})"
-    return fix
 
 
 def decision_line(plan: Plan) -> str:
@@ -76,7 +68,9 @@ def show_plan(con: Console, plan: Plan) -> None:
     elif plan.key_present:
         grid.add_row("key", f"found in {plan.key_source}")
     else:
-        grid.add_row("key", Text(f"missing: {key_fix(plan)}", style="yellow"))
+        from .secrets import how_to_set
+
+        grid.add_row("key", Text(f"missing: {how_to_set(plan.profile, plan.provider)}", style="yellow"))
     if plan.key_problem:
         grid.add_row("keyring", Text(plan.key_problem.replace("\n", " "), style="dim"))
     if plan.secrets:

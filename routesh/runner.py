@@ -29,7 +29,7 @@ def key_for(profile: str, provider: Provider) -> str | None:
     """The key to send, by the documented lookup order; KeyMissing names the fix."""
     if not provider.needs_key or provider.auth == "subscription":
         return None
-    from .secrets import KeyringUnavailable, lookup_key
+    from .secrets import KeyringUnavailable, how_to_set, lookup_key
 
     try:
         found = lookup_key(profile, provider, strict=True)
@@ -38,9 +38,8 @@ def key_for(profile: str, provider: Provider) -> str | None:
         raise KeyMissing(f"no key for provider '{provider.name}' in profile '{profile}': the keyring cannot be "
                          f"used: {exc.problem.rstrip('.')}{also}") from None
     if not found.present:
-        fix = f"routesh keys set {provider.name} --profile {profile}"
-        also = f", or export {provider.key_env}" if provider.key_env else ""
-        raise KeyMissing(f"no key for provider '{provider.name}' in profile '{profile}': run `{fix}`{also}")
+        fix = how_to_set(profile, provider)
+        raise KeyMissing(f"no key for provider '{provider.name}' in profile '{profile}': {fix}")
     return found.value
 
 

@@ -319,7 +319,7 @@ def keyring_status() -> KeyringStatus:
 def how_to_set(profile: str, provider: Provider) -> str:
     """The one-line fix for a missing key, naming both ways to provide it."""
     cmd = f"routesh keys set {provider.name} --profile {profile}"
-    return f"run `{cmd}`" + (f", or set {provider.key_env}" if provider.key_env else "")
+    return f"run `{cmd}`" + (f", or export {provider.key_env}" if provider.key_env else "")
 
 
 # --------------------------------------------------------------------------- backend choice
