@@ -33,10 +33,10 @@ class Context:
         """The active profile."""
         return self.config.profiles[self.choice.name]
 
-    def with_profile(self, name: str) -> Context:
-        """The same context under another profile (the shell's /profile)."""
+    def with_profile(self, name: str, why: str = "set by /profile") -> Context:
+        """The same context under another profile (the shell's /profile), saying who chose it."""
         choice = choose_profile(self.config, name, {}, self.cwd, Path.home())
-        return Context(self.loaded, choice, self.env, self.cwd, self.catalog)
+        return Context(self.loaded, ProfileChoice(choice.name, why), self.env, self.cwd, self.catalog)
 
     def with_loaded(self, loaded: Loaded) -> Context:
         """The same context with a reloaded config, keeping the profile if it still exists."""

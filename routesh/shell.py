@@ -24,6 +24,7 @@ from .policy import route_refusal
 from .render import decision_line, usd
 from .router import decide
 from .shell_commands import COMMANDISH, COMMANDS, unknown
+from .shell_extras import Attachment, run_command, with_attachments
 from .shell_input import Preview, Status
 from .shell_out import Out
 from .shell_turn import Conversation, Finished
@@ -80,6 +81,9 @@ class Shell:
         self._seen = _stamp(self._watched)
         self._preview_key: tuple[object, ...] | None = None
         self._preview: Preview | None = None
+        self.attached: list[Attachment] = []  # files and command output for the next prompt
+        self.reloaded_this_turn = False  # the line being handled already saw the edit (so /reload says it once)
+        self._peeked: tuple[tuple[int, int] | None, Context | None] | None = None  # (stamp, ctx) read ahead
 
     # ---- the input line's view (shell_input.View) ---------------------------------------------
 
@@ -90,50 +94,55 @@ class Shell:
     def status(self) -> Status:
         """Profile, session cost and the last request for the toolbar."""
         cost = usd(self.totals.cost) + ("+?" if self.totals.unpriced else "")
-        return Status(self.ctx.profile.name, cost, self.last.label() if self.last else None)
+        return Status(self.ctx.profile.name, cost, self.last.label() if self.last else None, len(self.attached))
 
     def preview(self, text: str) -> Preview:
         """Where the text being typed would go, from the same router; cached for repeated redraws."""
-        key = (text, id(self.ctx), self.sticky)
+        ctx = self._view_ctx()
+        key = (text, id(ctx), self.sticky)
         if key != self._preview_key or self._preview is None:
-            self._preview = self._compute_preview(text)
+            self._preview = self._compute_preview(ctx, text)
             self._preview_key = key
         return self._preview
 
-    def _compute_preview(self, text: str) -> Preview:
-        config = self.ctx.config
+    def _compute_preview(self, ctx: Context, text: str) -> Preview:
+        config = ctx.config
         sticky = self.sticky.label if self.sticky else None
+        if text.startswith("!"):
+            return Preview("", "", sticky, note="runs the command in sh; its output goes with your next prompt")
         head = _head(text)
         if head in COMMANDS:
             return Preview("", "", sticky, note=f"{head}: {COMMANDS[head].help}")
-        prefixes = self.prefix_routes()
+        prefixes = self.prefix_routes(ctx)
         if head and head not in prefixes and COMMANDISH.match(head):
             return Preview("", "", sticky, note=f"unknown command {head}{_hint(head, [*COMMANDS, *prefixes])}")
         if head in prefixes and not text[len(head):].strip():
             route = prefixes[head]
-            return Preview(route, self._model(route), sticky, note=f"Enter makes {head} sticky (→ {route})")
-        forced = self.sticky.route if self.sticky and head not in prefixes else None
+            return Preview(route, _model(ctx, route), sticky, note=f"Enter makes {head} sticky (→ {route})")
+        forced = self.sticky.route if self.sticky and head not in prefixes and self.sticky.route in config.routes \
+            else None
         route = decide(text, config, datetime.now(), route=forced).route
-        return Preview(route, self._model(route), sticky, refused=route_refusal(config, self.ctx.profile, route))
+        return Preview(route, _model(ctx, route), sticky, refused=route_refusal(config, ctx.profile, route))
 
     def _model(self, route: str) -> str:
-        return self.ctx.catalog.resolve(self.ctx.config.routes[route].model)
+        return _model(self.ctx, route)
 
-    def prefix_routes(self) -> dict[str, str]:
+    def prefix_routes(self, ctx: Context | None = None) -> dict[str, str]:
         """Route prefix → route, from the rules (built-in command names win)."""
-        return {r.prefix: r.route for r in self.ctx.config.rules if r.prefix and r.prefix not in COMMANDS}
+        return {r.prefix: r.route for r in (ctx or self.ctx).config.rules if r.prefix and r.prefix not in COMMANDS}
 
     def prefixes(self) -> list[str]:
         """The route prefixes."""
         return list(self.prefix_routes())
 
     def prefix_words(self) -> list[tuple[str, str]]:
-        """(prefix, 'description · route → model') for completion and /help."""
-        config, words = self.ctx.config, []
+        """(prefix, 'description · route → model') for completion and /help, as routes.yaml says now."""
+        ctx = self._view_ctx()
+        config, words = ctx.config, []
         for rule in config.rules:
             if rule.prefix and rule.prefix not in COMMANDS:
                 desc = rule.description or config.routes[rule.route].description or f"route {rule.route}"
-                words.append((rule.prefix, f"{desc} · {rule.route} → {self._model(rule.route)}"))
+                words.append((rule.prefix, f"{desc} · {rule.route} → {_model(ctx, rule.route)}"))
         return words
 
     def words(self) -> list[tuple[str, str]]:
@@ -141,11 +150,11 @@ class Shell:
         return [*self.prefix_words(), *((c.name, c.help) for c in COMMANDS.values() if not c.hidden)]
 
     def arguments(self, command: str) -> list[tuple[str, str]]:
-        """Completions for a command's argument: profile names, prefixes for /why, commands for /help."""
+        """Completions for a command's argument: profile names, prefixes for /why, commands for /help, paths."""
         if command == "/profile":
             return [(n, p.description or ("any provider" if p.allow_providers is None
                                           else "only " + ", ".join(p.allow_providers)))
-                    for n, p in self.ctx.config.profiles.items()]
+                    for n, p in self._view_ctx().config.profiles.items()]
         if command in ("/why", "/default"):
             return self.prefix_words()
         if command == "/help":
@@ -161,6 +170,9 @@ class Shell:
     def handle(self, text: str) -> bool:
         """Act on one submitted line; False ends the session."""
         if not text.strip():
+            return True
+        if text.startswith("!"):
+            run_command(self, text[1:])
             return True
         head = _head(text)
         if head in COMMANDS:
@@ -185,12 +197,15 @@ class Shell:
         """Route, run and stream one prompt, then update the conversation and the totals."""
         from .shell_turn import failure_lines, finished, run_turn, summary_line
 
-        plan = self.plan(text, ignore_sticky=ignore_sticky)
+        plan = self.plan(with_attachments(text, self.attached), ignore_sticky=ignore_sticky)
         line = decision_line(plan) + (f" · sticky {self.sticky.label}" if plan.decision.forced and self.sticky else "")
         self.out.line(line, "bold" if plan.verdict.allowed else "bold red")
+        if plan.via == "claude-code" and self.convo.history and self.convo.resumable is None:
+            self.out.note(f"  Claude Code is given the conversation so far ({self.convo.turns} turn(s)) as context")
         runner = self.runner()
         runner.ctx = self.ctx
         outcome, seconds = run_turn(self.out, runner, plan, self.convo, self.tag)
+        self.attached.clear()  # sent (a refusal raised before this line keeps them for the next try)
         if outcome is None:
             self.out.warn("abandoned the request; it may still finish in the background (not shown)")
             return
@@ -235,11 +250,11 @@ class Shell:
 
         return user_config_file() if self.ctx.loaded.kind == "builtin" else None
 
-    def reload(self, *, force: bool = False) -> None:
-        """Pick up routes.yaml edits; an invalid file is reported and the last good config kept."""
+    def reload(self, *, force: bool = False) -> bool:
+        """Pick up routes.yaml edits; an invalid file is reported and the last good config kept. True if it read."""
         stamp = _stamp(self._watched)
         if not force and stamp == self._seen:
-            return
+            return False
         self._seen = stamp
         from .sources import load
 
@@ -247,8 +262,25 @@ class Shell:
             loaded = load(self.config_flag, self.ctx.env, self.ctx.cwd)
         except UserError as exc:
             self.out.error(f"routes.yaml not reloaded, the last good config stays in use:\n{exc}")
-            return
+            return True
         self._adopt(loaded)
+        return True
+
+    def _view_ctx(self) -> Context:
+        """The context the toolbar previews with: an edited routes.yaml is read ahead (quietly) while typing,
+        so a newly added prefix is known before Enter; reporting and adopting it stays with reload()."""
+        stamp = _stamp(self._watched)
+        if stamp == self._seen:
+            return self.ctx
+        if self._peeked is None or self._peeked[0] != stamp:
+            from .sources import load
+
+            try:
+                ahead: Context | None = self.ctx.with_loaded(load(self.config_flag, self.ctx.env, self.ctx.cwd))
+            except Exception:  # noqa: BLE001 - a broken edit is reported by reload() when the line is sent
+                ahead = None
+            self._peeked = (stamp, ahead)
+        return self._peeked[1] or self.ctx
 
     def _adopt(self, loaded: Loaded) -> None:
         old = self.ctx
@@ -311,7 +343,7 @@ class Shell:
     def guarded(self, text: str | None) -> bool:
         """Reload if edited, then handle() the text; every failure shown, never a traceback or the end."""
         try:
-            self.reload()
+            self.reloaded_this_turn = self.reload()
             return True if text is None else self.handle(text)
         except UserError as exc:
             self.out.error(str(exc))
@@ -328,6 +360,10 @@ class Shell:
             self.out.error(f"internal error ({type(exc).__name__}{bug_location(exc)}); this is a bug. "
                            "The session goes on; ROUTESH_DEBUG=1 shows the traceback")
         return True
+
+
+def _model(ctx: Context, route: str) -> str:
+    return ctx.catalog.resolve(ctx.config.routes[route].model)
 
 
 def _head(text: str) -> str | None:

@@ -198,7 +198,8 @@ def _default(sh: Shell, arg: str) -> None:
 @command("/reload")
 def _reload(sh: Shell, arg: str) -> None:
     """Read routes.yaml again now (edits are also picked up before each prompt)."""
-    sh.reload(force=True)
+    if not sh.reloaded_this_turn:  # the edit was already picked up just before this line ran
+        sh.reload(force=True)
 
 
 @command("/miss", "[NOTE]")
@@ -210,12 +211,15 @@ def _miss(sh: Shell, arg: str) -> None:
     from .ledger import LedgerError
 
     last = sh.last
+    if last is None:  # never a request of an earlier session: that is `routesh log` and `stats`' business
+        raise UserError("no request in this session yet; send a prompt first (an older request: "
+                        "routesh log shows its id)")
     try:
-        rid = ledger.mark_miss(last.request_id if last else None, arg or None, profile=sh.ctx.profile.name)
+        rid = ledger.mark_miss(last.request_id, arg or None, profile=sh.ctx.profile.name)
     except LedgerError as exc:
         raise UserError(str(exc)) from None
     if rid is None:
-        raise UserError("no request to mark yet; send a prompt first")
+        raise UserError("no request in this session yet; send a prompt first")
     what = f" ({last.route} · {last.model})" if last and last.request_id == rid else ""
     sh.out.note(f"marked request {rid}{what} as a routing miss" + (f": {arg}" if arg else ""))
 

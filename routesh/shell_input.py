@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
@@ -22,6 +22,7 @@ from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.styles import Style
 
 _HEAD = re.compile(r"/[^\s]*")
+_PATHS = PathCompleter(expanduser=True)
 
 STYLE = Style.from_dict({
     "prompt": "bold",
@@ -54,6 +55,7 @@ class Status:
     profile: str
     session_cost: str
     last: str | None  # "claude-opus-4-7 · 2.3s"
+    attached: int = 0  # files and command outputs waiting for the next prompt
 
 
 class View(Protocol):
@@ -132,6 +134,10 @@ class ShellCompleter(Completer):
         if len(rest) > 200 or "\n" in rest:
             return
         arg = rest.lstrip(" ")
+        if head == "/file" and rest:
+            word = arg.rsplit(" ", 1)[-1]
+            yield from _PATHS.get_completions(Document(word, len(word)), complete_event)
+            return
         if " " in arg:
             return
         for value, meta in self.view.arguments(head):
@@ -139,24 +145,56 @@ class ShellCompleter(Completer):
                 yield Completion(value, start_position=-len(arg), display_meta=meta)
 
 
-def toolbar_fragments(preview: Preview, status: Status) -> StyleAndTextTuples:
-    """profile │ → route (model) │ session $ │ last model · latency."""
-    sep = ("class:bottom-toolbar.key", " │ ")
-    parts: StyleAndTextTuples = [("class:bottom-toolbar.key", " profile "), ("", status.profile), sep]
+def toolbar_fragments(preview: Preview, status: Status, width: int = 1000) -> StyleAndTextTuples:
+    """profile │ → route (model) │ session $ │ last model · latency, fitted to the terminal's width.
+
+    What matters least goes first when the line is too long: the last request, the sticky hint, then
+    the preview's detail is shortened; the profile, the route and the session cost always stay whole.
+    """
+    key = "class:bottom-toolbar.key"
+    sep = (key, " │ ")
+    where: StyleAndTextTuples
     if preview.note:
-        parts += [("class:bottom-toolbar.key", "→ "), ("", preview.note)]
+        where = [(key, "→ "), ("", preview.note)]
     else:
         style = "class:bottom-toolbar.refused" if preview.refused else "class:bottom-toolbar.route"
-        parts += [("class:bottom-toolbar.key", "→ "), (style, preview.route), ("", f" ({preview.model})")]
+        where = [(key, "→ "), (style, preview.route), ("", f" ({preview.model})")]
         if preview.refused:
-            parts.append(("class:bottom-toolbar.refused", " refused by profile"))
+            where.append(("class:bottom-toolbar.refused", " refused by profile"))
+    if status.attached:
+        where.append(("class:bottom-toolbar.sticky", f" +{status.attached} attached"))
+    head: StyleAndTextTuples = [(key, " profile "), ("", status.profile), sep]
+    sticky: StyleAndTextTuples = []
     if preview.sticky:
-        parts += [sep, ("class:bottom-toolbar.sticky", f"sticky {preview.sticky}"),
-                  ("class:bottom-toolbar.key", " · /default ends")]
-    parts += [sep, ("class:bottom-toolbar.key", "session "), ("class:bottom-toolbar.cost", status.session_cost)]
-    if status.last:
-        parts += [sep, ("class:bottom-toolbar.key", "last "), ("", status.last)]
-    return parts
+        sticky = [sep, ("class:bottom-toolbar.sticky", f"sticky {preview.sticky}"), (key, " · /default ends")]
+    cost: StyleAndTextTuples = [sep, (key, "session "), ("class:bottom-toolbar.cost", status.session_cost)]
+    last: StyleAndTextTuples = [sep, (key, "last "), ("", status.last)] if status.last else []
+    for parts in ([*head, *where, *sticky, *cost, *last], [*head, *where, *sticky, *cost],
+                  [*head, *where, *sticky[:2], *cost], [*head, *where, *cost]):
+        if _width(parts) <= width:
+            return parts
+    room = width - _width([*head, *cost]) - 1
+    return [*head, *_shorten(where, max(room, 3)), *cost]
+
+
+def _width(parts: StyleAndTextTuples) -> int:
+    return sum(len(text) for _, text, *_ in parts)
+
+
+def _shorten(parts: StyleAndTextTuples, room: int) -> StyleAndTextTuples:
+    """The fragments cut to `room` characters, ending in an ellipsis."""
+    out: StyleAndTextTuples = []
+    for style, text, *_ in parts:
+        if room <= 1:
+            break
+        if len(text) >= room:
+            out.append((style, text[:room - 1]))
+            room = 1
+            break
+        out.append((style, text))
+        room -= len(text)
+    out.append(("class:bottom-toolbar.key", "…"))
+    return out
 
 
 def _bindings() -> KeyBindings:
@@ -166,6 +204,18 @@ def _bindings() -> KeyBindings:
     def _accept(event: KeyPressEvent) -> None:
         """Enter sends (a bracketed paste never reaches here: its newlines are inserted as text)."""
         event.current_buffer.validate_and_handle()
+
+    @kb.add("tab")
+    def _complete(event: KeyPressEvent) -> None:
+        """Tab takes a lone candidate for good (a second Tab must not undo it); with several it cycles."""
+        b = event.current_buffer
+        state = b.complete_state
+        if state is not None and len(state.completions) == 1:
+            b.apply_completion(state.completions[0])
+        elif state is not None and state.completions:
+            b.complete_next()
+        else:
+            b.start_completion(insert_common_part=True)
 
     @kb.add("escape", "enter")
     def _newline(event: KeyPressEvent) -> None:
@@ -189,7 +239,9 @@ def make_session(view: View, history: History) -> PromptSession[str]:
         return parts
 
     def toolbar() -> StyleAndTextTuples:
-        return toolbar_fragments(view.preview(get_app().current_buffer.text), view.status())
+        app = get_app()
+        return toolbar_fragments(view.preview(app.current_buffer.text), view.status(),
+                                 app.output.get_size().columns)
 
     def continuation(width: int, line_number: int, wrap_count: int) -> StyleAndTextTuples:
         return [("class:bottom-toolbar.key", " " * max(width - 2, 0) + "… ")]

@@ -33,16 +33,25 @@ class Conversation:
 
     history: tuple[Message, ...] = ()
     claude_session: str | None = None
+    claude_upto: int = 0  # len(history) when Claude Code's session last answered: later turns it has not seen
 
     @property
     def turns(self) -> int:
         """Exchanges so far."""
         return len(self.history) // 2
 
+    @property
+    def resumable(self) -> str | None:
+        """Claude Code's session, when it has seen every turn so far; otherwise None (a fresh session
+        is started with the whole conversation handed to it, so no turn answered elsewhere is lost)."""
+        return self.claude_session if self.claude_upto == len(self.history) else None
+
     def after(self, sent: str, outcome: Outcome) -> Conversation:
         """The conversation once this answer arrived: both messages kept, Claude Code's session too."""
         history = (*self.history, Message("user", sent), Message("assistant", outcome.text))
-        return replace(self, history=history, claude_session=outcome.session_id or self.claude_session)
+        if outcome.session_id:
+            return replace(self, history=history, claude_session=outcome.session_id, claude_upto=len(history))
+        return replace(self, history=history)
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,7 @@ class Finished:
     seconds: float
     input_tokens: int | None = None
     output_tokens: int | None = None
+    answer: str = ""  # the text shown, for /copy
 
     def label(self) -> str:
         """'claude-opus-4-7 · 2.3s' for the toolbar."""
@@ -144,7 +154,7 @@ def run_turn(out: Out, runner: Runner, plan: Plan, convo: Conversation, tag: str
     def work() -> None:
         try:
             box["outcome"] = runner.execute(plan, history=convo.history, tag=tag,
-                                            resume_session=convo.claude_session, cancel=cancel)
+                                            resume_session=convo.resumable, cancel=cancel)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             box["error"] = exc
         finally:
@@ -221,4 +231,4 @@ def finished(outcome: Outcome, seconds: float) -> Finished:
     u = outcome.usage
     return Finished(outcome.request_id, outcome.status, outcome.route, outcome.model, outcome.cost_usd, seconds,
                     u.input_tokens + u.cache_read_tokens + u.cache_write_tokens if u else None,
-                    u.output_tokens if u else None)
+                    u.output_tokens if u else None, outcome.text)

@@ -346,3 +346,15 @@ def test_no_user_message_is_refused_before_starting_claude(fake_claude: Path) ->
     with pytest.raises(EngineError) as info:
         run(request(claude_path=str(fake_claude), messages=(Message("assistant", "hello"),)))
     assert info.value.kind == "malformed"
+
+
+def test_the_prompt_carries_turns_claude_has_not_seen_unless_it_resumes() -> None:
+    from routesh.engines.claude_code import _prompt
+    from routesh.events import EngineRequest, Message
+
+    turns = (Message("user", "the word is avocado"), Message("assistant", "noted"), Message("user", "which word?"))
+    fresh = _prompt(EngineRequest(model="m", messages=turns))
+    assert fresh.startswith("<conversation_so_far>") and fresh.endswith("</conversation_so_far>\n\nwhich word?")
+    assert "<user>\nthe word is avocado\n</user>" in fresh and "<assistant>\nnoted\n</assistant>" in fresh
+    assert _prompt(EngineRequest(model="m", messages=turns, resume_session="s-1")) == "which word?"
+    assert _prompt(EngineRequest(model="m", messages=turns[2:])) == "which word?"

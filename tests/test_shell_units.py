@@ -283,5 +283,79 @@ def test_user_errors_are_shown_as_they_are(shell: Shell) -> None:
     assert shell.guarded("/why") is True
     assert "/why needs a prompt after it" in said(shell)
     assert shell.guarded("/miss") is True
-    assert "no request to mark yet; send a prompt first" in said(shell)
+    assert "no request in this session yet; send a prompt first" in said(shell)
     assert shell.guarded("/exit") is False
+
+
+# ---- rough edges seen in a real terminal ------------------------------------------------------------
+
+
+def test_toolbar_fits_the_width_and_keeps_the_session_cost(shell: Shell) -> None:
+    from routesh.shell_input import Status
+
+    shell.sticky = Sticky("architect", "/architect")
+    status = Status("work-approved", "$12.3456", "claude-opus-4-7 · 12.3s")
+    for width in (200, 100, 80, 60, 40):
+        parts = toolbar_fragments(shell.preview("plan the migration"), status, width)
+        text = "".join(t for _, t in parts)
+        assert len(text) <= width or width < 50, (width, text)  # profile and cost stay whole even when narrower
+        assert text.endswith("session $12.3456") or "session $12.3456 │ last" in text, text
+        assert "profile work-approved" in text
+    wide = "".join(t for _, t in toolbar_fragments(shell.preview("x"), status, 200))
+    assert "last claude-opus-4-7 · 12.3s" in wide and "sticky /architect · /default ends" in wide
+
+
+def test_a_prefix_added_to_routes_yaml_is_known_while_typing(shell: Shell, cfg: Path) -> None:
+    import os
+
+    assert shell.preview("/review this").note.startswith("unknown command /review")
+    cfg.write_text(CONFIG.replace("rules:\n", "rules:\n  - {prefix: /review, route: quick}\n"), encoding="utf-8")
+    os.utime(cfg, ns=(2, 2))
+    assert shell.preview("/review this").route == "quick"  # before Enter: nothing reported yet
+    assert "/review" in [w for w, _ in shell.words()]
+    assert "reloaded" not in said(shell)
+    shell.guarded("/reload")  # the edit is adopted and reported exactly once
+    assert said(shell).count("reloaded") == 1
+    shell.guarded("/reload")
+    assert said(shell).count("reloaded") == 2  # an explicit /reload with nothing new still reads the file
+
+
+def test_why_after_profile_names_the_switch(shell: Shell) -> None:
+    shell.handle("/profile work-approved")
+    assert shell.ctx.choice.why == "set by /profile"
+    assert shell.plan("hello").profile_why == "set by /profile"
+
+
+def test_miss_never_marks_an_earlier_sessions_request(shell: Shell, tmp_path: Path) -> None:
+    from routesh.ledger import Ledger
+    from routesh.paths import ledger_file
+
+    from routesh.events import AttemptRecord
+
+    with Ledger(ledger_file()) as led:
+        led.record(AttemptRecord(ts=1.0, request_id="old0000000000001", attempt=1, profile="personal",
+                                 route="default", provider="up", model="m", via="api", status="ok"))
+    assert shell.guarded("/miss") is True
+    assert "no request in this session yet" in said(shell)
+    with Ledger(ledger_file()) as led:
+        assert led.recent(10)[0]["miss"] in (0, None, False)
+
+
+def test_attachments_go_after_the_prompt_in_fences_that_cannot_break() -> None:
+    from routesh.shell_extras import Attachment, with_attachments
+
+    a = Attachment("notes.md", "text with ```` inside\n")
+    sent = with_attachments("/architect review", [a])
+    assert sent.startswith("/architect review\n\nnotes.md\n`````\n")
+    assert sent.endswith("\n`````") and with_attachments("x", []) == "x"
+
+
+def test_claude_code_resumes_only_a_session_that_saw_every_turn() -> None:
+    api = Outcome("r1", status="ok", text="a1", route="default", model="m")
+    cc = Outcome("r2", status="ok", text="a2", route="agent", model="m", session_id="s-1")
+    convo = Conversation().after("q1", api)
+    assert convo.resumable is None
+    convo = convo.after("q2", cc)
+    assert convo.resumable == "s-1"
+    convo = convo.after("q3", api)  # answered elsewhere: claude's session has not seen it
+    assert convo.resumable is None and convo.claude_session == "s-1"

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Generator, Mapping
 from typing import Any
 
-from ..events import Done, EngineError, EngineRequest, Event, TextDelta, Usage
+from ..events import Done, EngineError, EngineRequest, Event, Message, TextDelta, Usage
 from . import Emitter, looks_like_context_error, pump, scrub
 
 __all__ = ["stream", "preload", "build_env", "build_argv", "INSTALL_HINT"]
@@ -107,11 +107,22 @@ def build_argv(req: EngineRequest, exe: str) -> list[str]:
 
 
 def _prompt(req: EngineRequest) -> str:
-    """The last user message: claude keeps the rest of the conversation in its session."""
-    for m in reversed(req.messages):
-        if m.role == "user":
-            return m.content
+    """The last user message; a conversation that claude's own session does not hold (turns other models
+    answered before it, when there is no session to resume) goes first, so claude answers in context."""
+    for i in range(len(req.messages) - 1, -1, -1):
+        if req.messages[i].role == "user":
+            earlier = req.messages[:i]
+            if req.resume_session or not earlier:
+                return req.messages[i].content
+            return transcript(earlier) + req.messages[i].content
     raise EngineError("no user message to send to claude", kind="malformed")
+
+
+def transcript(messages: tuple[Message, ...]) -> str:
+    """Earlier turns as a block claude reads as context, then the new request."""
+    turns = "\n\n".join(f"<{m.role}>\n{m.content}\n</{m.role}>" for m in messages)
+    return ("<conversation_so_far>\nThis conversation began in routesh with other models; the turns so far:\n\n"
+            f"{turns}\n</conversation_so_far>\n\n")
 
 
 class _Child:
