@@ -299,6 +299,8 @@ class StreamRenderer:
         if self._closed:
             return self.stats
         self._close()
+        if not self._fed:  # nothing was shown: there is no partial answer to mark (the caller says why)
+            return self.stats
         message = f"[partial answer: {note}]"
         if self.plain:
             target = self.note_file or self.console.file

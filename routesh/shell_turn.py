@@ -7,15 +7,11 @@ process group), the partial answer stays on screen, marked, and the session goes
 
 from __future__ import annotations
 
-import sys
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from .events import Message
+from .live_answer import LiveAnswer, run_cancellable
 from .render import tokens, usd
 
 if TYPE_CHECKING:
@@ -23,8 +19,6 @@ if TYPE_CHECKING:
     from .plan import Plan
     from .runner import Runner
     from .shell_out import Out
-
-QUIET_FLUSH_S = 0.12  # redraw the live tail when the stream has been quiet this long
 
 
 @dataclass(frozen=True)
@@ -73,126 +67,19 @@ class Finished:
         return f"{self.model or '?'} · {self.seconds:.1f}s" + ("" if self.status == "ok" else f" · {self.status}")
 
 
-@contextmanager
-def typeahead_kept() -> Iterator[None]:
-    """While an answer streams, keys typed are not echoed into it but wait for the next prompt;
-    Ctrl-C still raises KeyboardInterrupt (ISIG stays on)."""
-    try:
-        import termios
-
-        fd = sys.stdin.fileno()
-        old = termios.tcgetattr(fd)
-    except Exception:  # noqa: BLE001 - not a terminal: nothing to protect
-        yield
-        return
-    new = list(old)
-    new[3] = new[3] & ~(termios.ECHO | termios.ICANON) | termios.ISIG
-    try:
-        termios.tcsetattr(fd, termios.TCSANOW, new)
-    except termios.error:
-        pass
-    try:
-        yield
-    finally:
-        try:
-            termios.tcsetattr(fd, termios.TCSANOW, old)
-        except termios.error:
-            pass
-
-
-class _Stream:
-    """The answer's renderer, fed from the worker thread and flushed from the main thread."""
-
-    def __init__(self, out: Out) -> None:
-        from .render_stream import StreamRenderer
-
-        self.renderer = StreamRenderer(out.console)
-        self.lock = threading.Lock()
-        self.detached = threading.Event()  # after a second Ctrl-C: the worker's output is dropped
-        self.last_fed = 0.0
-        self.dirty = False
-
-    def feed(self, chunk: str) -> None:
-        """Called by the runner on the worker thread."""
-        if self.detached.is_set():
-            return
-        with self.lock:
-            if not self.detached.is_set():
-                self.renderer.feed(chunk)
-                self.last_fed, self.dirty = time.monotonic(), True
-
-    def flush_if_quiet(self) -> None:
-        """Show the last characters when the stream pauses (the renderer throttles redraws)."""
-        if self.dirty and time.monotonic() - self.last_fed >= QUIET_FLUSH_S:
-            with self.lock:
-                self.renderer.flush()
-                self.dirty = False
-
-    def close(self, note: str | None) -> None:
-        """Finish the answer, or keep it and mark it partial."""
-        with self.lock:
-            if note is None:
-                self.renderer.finish()
-            else:
-                self.renderer.mark_partial(note)
-
-
 def run_turn(out: Out, runner: Runner, plan: Plan, convo: Conversation, tag: str | None) -> tuple[
         Outcome | None, float]:
     """Execute the plan, streaming the answer; returns (outcome or None if abandoned, seconds).
 
     UserErrors from the runner (missing key, policy refusal) are re-raised on the main thread.
     """
-    stream = _Stream(out)
-    runner.on_text = stream.feed
-    runner.on_notice = lambda msg: None if stream.detached.is_set() else out.note(f"routesh: {msg}")
-    cancel = threading.Event()
-    box: dict[str, object] = {}
-
-    done = threading.Event()  # not Thread.join: a join interrupted by Ctrl-C can leave is_alive() wrong
-
-    def work() -> None:
-        try:
-            box["outcome"] = runner.execute(plan, history=convo.history, tag=tag,
-                                            resume_session=convo.resumable, cancel=cancel)
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-            box["error"] = exc
-        finally:
-            done.set()
-
-    start = time.monotonic()
-    worker = threading.Thread(target=work, name="routesh-request", daemon=True)
-    interrupts = 0
-    with typeahead_kept():
-        worker.start()
-        while not done.is_set():
-            try:
-                done.wait(0.05)
-                stream.flush_if_quiet()
-            except KeyboardInterrupt:
-                interrupts += 1
-                cancel.set()
-                if interrupts >= 2:  # the engine did not stop in time: leave it behind
-                    stream.detached.set()
-                    break
-    seconds = time.monotonic() - start
-    if stream.detached.is_set():
-        stream.close("cancelled (abandoned)")
-        return None, seconds
-    error = box.get("error")
-    if error is not None:
-        stream.close(None)
-        raise error  # type: ignore[misc]
-    outcome: Outcome = box["outcome"]  # type: ignore[assignment]
-    status = outcome.status
-    if status in ("ok", "refused"):
-        stream.close(None)
-    elif status == "cancelled":
-        stream.close("cancelled")
-    elif status == "partial":
-        stream.close("answer incomplete: " + (outcome.error or "the stream broke"))
-    else:
-        stream.close(None)
+    live = LiveAnswer(out.console)
+    runner.on_text = live.feed
+    runner.on_notice = lambda msg: None if live.detached.is_set() else out.note(f"routesh: {msg}")
+    outcome, seconds = run_cancellable(
+        lambda cancel: runner.execute(plan, history=convo.history, tag=tag, resume_session=convo.resumable,
+                                      cancel=cancel), live)
+    live.end(outcome)
     return outcome, seconds
 
 

@@ -11,19 +11,19 @@ from ..render import decision_line
 
 
 def run_plan(ctx: Context, plan: Plan, *, tag: str | None = None) -> int:
-    """Stream the answer (rendered markdown on a terminal, plain text otherwise); exit 0, 1 or 130."""
+    """Stream the answer (rendered markdown on a terminal, plain text otherwise); exit 0, 1 or 130.
+
+    Ctrl-C cancels the request (a second one abandons it): the answer so far stays, marked partial."""
+    from ..live_answer import LiveAnswer, run_cancellable
     from ..runner import Runner
 
     out = sys.stdout
-    tty = out.isatty()
-    renderer = None
-    if tty:
+    live = None
+    if out.isatty():
         from rich.console import Console
 
-        from ..render_stream import StreamRenderer
-
-        renderer = StreamRenderer(Console(highlight=False))
-        write = renderer.feed
+        live = LiveAnswer(Console(highlight=False))
+        write = live.feed
     else:
         def write(chunk: str) -> None:
             out.write(chunk)
@@ -35,19 +35,18 @@ def run_plan(ctx: Context, plan: Plan, *, tag: str | None = None) -> int:
     print(decision_line(plan), file=sys.stderr, flush=True)
     runner = Runner(ctx, on_text=write, on_notice=notice)
     try:
-        outcome = runner.execute(plan, tag=tag)
+        outcome, _ = run_cancellable(lambda cancel: runner.execute(plan, tag=tag, cancel=cancel), live)
     finally:
         runner.close()
-    if renderer is not None:
-        if outcome.status == "partial":
-            renderer.mark_partial("answer incomplete: " + (outcome.error or "the stream broke"))
-        elif outcome.status == "cancelled":
-            renderer.mark_partial("cancelled")
-        else:
-            renderer.finish()
-    elif outcome.text and not outcome.text.endswith("\n"):
+    if live is not None:
+        live.end(outcome)
+    elif outcome is not None and outcome.text and not outcome.text.endswith("\n"):
         out.write("\n")
         out.flush()
+    if outcome is None:
+        print("routesh: cancelled; the request was abandoned (it may still be recorded when it ends)",
+              file=sys.stderr)
+        return 130
     if outcome.status == "ok":
         return EXIT_OK
     if outcome.status == "cancelled":
