@@ -1,0 +1,117 @@
+"""Is ``key = value`` a secret? The checks behind the screen's assignment pass (password=, api_key:, token := ...).
+
+The pass (screen_rules) finds a secret word, the key around it, an operator and a literal value in one regex;
+this module decides, from the key's words and the value, whether that literal is a credential or code/prose.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from .screen_values import is_placeholder, looks_random, word_like
+
+_SPLIT_KEY = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+_CODE_WORDS: Final = frozenset("""
+    str string bytes bool boolean int integer float number none null nil true false undefined optional any
+    object dict list tuple set self cls this new return await async lambda function def var let const
+    type secretstr secretbytes text char varchar blob
+""".split())
+# Words of a token key that make it a cursor, a count or a name, not a credential (next_token, max_tokens...).
+_NOT_SECRET_TOKEN: Final = frozenset("""
+    next page continuation pagination cursor change request idempotency idempotent output input max min count
+    limit type kind name url uri endpoint header cookie field param params lifecycle purchase sync marker offset
+    seq stream verification num total budget usage prompt completion bos eos pad unk mask sep cls special start
+    stop end csrf xsrf length len position pos index idx
+""".split())
+# Words after the secret word that make the key a name, a path or a setting about the secret, not the secret.
+_ABOUT_SECRET: Final = frozenset("""
+    id ids name names type types url uri path paths file files dir env var vars ref hint label field fields prefix
+    suffix format length len size count pattern regex re version endpoint method mode alg algorithm policy
+    store manager provider class kind header headers expiry expires expiration ttl timeout arn hash salt
+    rotation reset changed set required enabled placeholder min max chars validator validation rules
+    strength confirm confirmation input prompt description
+""".split())
+# Words before 'key' that name a database, dictionary or UI key, not a secret (primaryKey, sort_key...).
+_ORDINARY_KEY: Final = frozenset("""
+    primary foreign sort partition range hash composite unique cache dict map row column lookup index object
+    public pub foreign sharding shard routing group entry item node idempotency dedup message storage
+    registry translation i18n hot short shortcut keyboard react list query lock data
+""".split())
+
+
+def key_words(key: str) -> list[str]:
+    """A key's words, lower-cased: ``typeformAPIToken_TOKEN`` -> typeform, api, token, token."""
+    return [w.lower() for w in _SPLIT_KEY.findall(key)]
+
+
+def _after(words: list[str], stem: str) -> list[str]:
+    """The words that follow the last word starting with the secret stem."""
+    for i in range(len(words) - 1, -1, -1):
+        if words[i].startswith(stem):
+            return words[i + 1:]
+    return []
+
+
+def _before(words: list[str], stem: str) -> list[str]:
+    """The words that come before the first word starting with the secret stem."""
+    for i, w in enumerate(words):
+        if w.startswith(stem):
+            return words[:i]
+    return words
+
+
+def key_is_about_secret(key: str, stem: str) -> bool:
+    """The key names something about a secret (``token_type``, ``password_hash``, ``primaryKey``), not one."""
+    words = key_words(key)
+    after = [w for w in _after(words, stem) if not w.isdigit()]
+    if any(w in _ABOUT_SECRET for w in after[:2]):
+        return True
+    if stem == "token" and any(w in _NOT_SECRET_TOKEN for w in words):
+        return True
+    if stem == "key":  # 'key' alone is too common: only api_key, signing_key, MASTER_KEY... (a word before it)
+        while words and words[-1].isdigit():
+            words = words[:-1]
+        before = _before(words, "key")
+        return not before or before[-1] in _ORDINARY_KEY or words[-1] not in ("key", "keys")
+    return False
+
+
+def bare_is_code(value: str, followed_by: bytes, annotated: bool, config: bool, op: bytes) -> bool:
+    """An unquoted value is code (a name, call, attribute, keyword or number), not a literal."""
+    if annotated:
+        return True  # 'password: str = x' with x unquoted: an expression
+    if followed_by and followed_by in b"([{":
+        return True  # a call or subscript: input(...), os.environ[...]
+    low = value.lower()
+    if low in _CODE_WORDS or re.fullmatch(r"[-+]?[0-9][0-9_.,:eExX+-]*", value):
+        return True
+    if value.endswith(",") or value.endswith(";"):
+        value = value[:-1]
+    names = value.split(".")
+    if all(re.fullmatch(r"[A-Za-z_$][\w$]*", n) for n in names):  # a name or dotted name
+        if all(word_like(n) or len(n) <= 3 for n in names):
+            return True  # self.password, config.db.token, PKCS7PrivateKeyTypes
+        return not config and op not in (b"=", b":=") and not looks_random(value, 12)
+    return not config and op not in (b"=", b":=", b":")
+
+
+def classify(kind: str, stem: str, key: str, value: str) -> str | None:
+    """The finding kind for key=value, or None when the value is not a plausible secret."""
+    if is_placeholder(value) or any(c.isspace() for c in value):
+        return None
+    low_key = key.lower()
+    if len(value) == 40 and "secret" in low_key and ("aws" in low_key or "access" in low_key):
+        if re.fullmatch(r"[A-Za-z0-9/+]{40}", value):
+            return "aws-secret-key" if looks_random(value, 40) else None
+    if key_is_about_secret(key, stem):
+        return None
+    if "://" in value or value.startswith(("/", "./", "~/", "http")):
+        return None
+    if kind == "password-assignment":
+        if len(value) < 4:
+            return None
+        if re.fullmatch(r"[A-Za-z]+(?:[_\-. ][A-Za-z]+)*", value) and word_like(value):
+            return None  # PASSWORD_FIELD = "password", passwd = "Secret"
+        return kind
+    return kind if looks_random(value, 8) else None
