@@ -4,7 +4,8 @@ Pure functions of the text: no I/O, no clock, no configuration. The caller appli
 profile's ``on_secret`` policy, or lets :func:`apply` do it in one call.
 
 This module is the API (scan, redact, describe, apply) and the bookkeeping of spans; the
-detectors are in :mod:`routesh.screen_rules` (two regex passes, see there for why it is fast),
+passes are in :mod:`routesh.screen_passes` (see there for why they are fast), the detectors in
+:mod:`routesh.screen_rules`,
 the judgement of candidate values in :mod:`routesh.screen_values` and :mod:`routesh.screen_assign`.
 
 - The text is scanned as UTF-8 *bytes*. Every secret format is ASCII, a Python str with a
@@ -27,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from . import screen_rules
+from . import screen_passes
 
 __all__ = [
     "KINDS",
@@ -219,7 +220,7 @@ def _worth_scanning(data: bytes, lowered: bytes) -> bool:
     """Cheap literal prefilter: a short prompt with no lead character and no secret word holds no secret."""
     if len(data) > 4096:
         return True  # on long text the passes themselves are as cheap as this check
-    return any(b in data for b in screen_rules.LEAD_BYTES) or any(w in lowered for w in screen_rules.LEAD_WORDS)
+    return any(literal in lowered for literal in screen_passes.NEEDED)
 
 
 def _scan_spans(text: str) -> list[_Candidate]:
@@ -230,7 +231,7 @@ def _scan_spans(text: str) -> list[_Candidate]:
     lowered = data.lower()  # ASCII only: same length, same offsets
     if not _worth_scanning(data, lowered):
         return []
-    candidates = screen_rules.scan_bytes(data, lowered)
+    candidates = screen_passes.scan_bytes(data, lowered)
     spans = _join(candidates)
     if not spans or len(data) == len(text):  # ASCII: byte offsets are str offsets
         return spans

@@ -7,6 +7,7 @@ this module decides, from the key's words and the value, whether that literal is
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Final
 
 from .screen_values import is_placeholder, looks_random, word_like
@@ -115,3 +116,54 @@ def classify(kind: str, stem: str, key: str, value: str) -> str | None:
             return None  # PASSWORD_FIELD = "password", passwd = "Secret"
         return kind
     return kind if looks_random(value, 8) else None
+
+
+_KEY_BYTES: Final = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_.-$")
+
+
+def _key_start(lowered: bytes, word_start: int) -> int:
+    """Where the key that holds the secret word begins (at most 80 bytes back)."""
+    i = word_start
+    while i > 0 and word_start - i < 80 and lowered[i - 1] in _KEY_BYTES:
+        i -= 1
+    return i
+
+
+def _config_style(lowered: bytes, key_start: int) -> bool:
+    """The key starts its line, follows ';' '&' '?' (connection strings, queries) or 'export', or is a --flag."""
+    if lowered.startswith(b"-", key_start):
+        return True  # a command-line flag: --password=..., -p...
+    i = key_start
+    while i > 0 and lowered[i - 1] in b" \t\"'":
+        i -= 1
+    if i == 0 or lowered[i - 1] in b"\n;&?":
+        return True
+    return lowered.endswith(b"export ", 0, key_start)
+
+
+def assignment(data: bytes, lowered: bytes, m: re.Match[bytes], g: str, stem: bytes, word_start: int
+               ) -> Iterator[tuple[int, int, str]]:
+    """key = literal: the value of a password/secret/token/key assignment, when it is not code or a stand-in.
+
+    ``m`` matched the secret word at ``word_start`` and the assignment tail (its groups prefixed ``g``)."""
+    if stem == b"pass" and word_start > 0 and 0x61 <= data[word_start - 1] | 0x20 <= 0x7A \
+            and not 0x41 <= data[word_start] <= 0x5A:
+        return  # bypass=, compass: (but dbPass= is a key)
+    group = next(x for x in ("bare", "dq", "sq", "bq") if m.group(g + x) is not None)
+    start, end = m.span(g + group)
+    value = data[start:end].decode("utf-8", "replace")
+    key_start = _key_start(lowered, word_start)
+    op = m.group(g + "op")
+    if op.isspace() and not lowered[data.rfind(b"\n", 0, key_start) + 1:key_start].lstrip().startswith(b"#"):
+        return  # 'KEY "value"' only in a C '#define KEY "value"'
+    if group == "bare":
+        nxt = data[end:end + 1]
+        if bare_is_code(value, nxt, m.group(g + "ann") is not None, _config_style(lowered, key_start), op):
+            return
+    elif b"f" in m.group(g + "prefix"):
+        return  # an f-string is built by code
+    kind = "password-assignment" if stem in (b"pass", b"pwd") else "generic-secret-assignment"
+    key = data[key_start:m.end(g + "suffix")].decode("utf-8", "replace")
+    found = classify(kind, stem.decode(), key, value)
+    if found is not None:
+        yield start, end, found
