@@ -74,7 +74,7 @@ def key_is_about_secret(key: str, stem: str) -> bool:
         while words and words[-1].isdigit():
             words = words[:-1]
         before = _before(words, "key")
-        return not before or before[-1] in _ORDINARY_KEY or words[-1] not in ("key", "keys")
+        return not before or before[-1] in _ORDINARY_KEY
     return False
 
 
@@ -104,7 +104,7 @@ def classify(kind: str, stem: str, key: str, value: str) -> str | None:
     low_key = key.lower()
     if len(value) == 40 and "secret" in low_key and ("aws" in low_key or "access" in low_key):
         if re.fullmatch(r"[A-Za-z0-9/+]{40}", value):
-            return "aws-secret-key" if looks_random(value, 40) else None
+            return "aws-secret-key" if looks_random(value.replace("/", "").replace("+", ""), 30) else None
     if key_is_about_secret(key, stem):
         return None
     if "://" in value or value.startswith(("/", "./", "~/", "http")):
@@ -115,10 +115,14 @@ def classify(kind: str, stem: str, key: str, value: str) -> str | None:
         if re.fullmatch(r"[A-Za-z]+(?:[_\-. ][A-Za-z]+)*", value) and word_like(value):
             return None  # PASSWORD_FIELD = "password", passwd = "Secret"
         return kind
-    return kind if looks_random(value, 8) else None
+    if looks_random(value, 8):
+        return kind
+    mixed = any(c.isupper() for c in value) and any(c.islower() for c in value) and any(c.isdigit() for c in value)
+    return kind if mixed and len(value) >= 10 and not word_like(value.replace("-", "").replace("_", "")) else None
 
 
 _KEY_BYTES: Final = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_.-$")
+_BARE = re.compile(rb"""[ \t]*([^\s"'`,;&()\[\]{}<>\\]{1,512})""")
 
 
 def _key_start(lowered: bytes, word_start: int) -> int:
@@ -156,9 +160,16 @@ def assignment(data: bytes, lowered: bytes, m: re.Match[bytes], g: str, stem: by
     op = m.group(g + "op")
     if op.isspace() and not lowered[data.rfind(b"\n", 0, key_start) + 1:key_start].lstrip().startswith(b"#"):
         return  # 'KEY "value"' only in a C '#define KEY "value"'
+    ann = m.group(g + "ann")
+    if ann is not None and op == b"=" and group == "bare" and not ann[-1:].isspace():
+        # 'key: abc=def' (YAML with '=' in the value), not an annotation: the value starts after ':'
+        bare = _BARE.match(data, m.start(g + "ann") + 1)
+        if bare is not None:
+            start, end, ann = bare.start(1), bare.end(1), None
+            value, op = data[start:end].decode("utf-8", "replace"), b":"
     if group == "bare":
         nxt = data[end:end + 1]
-        if bare_is_code(value, nxt, m.group(g + "ann") is not None, _config_style(lowered, key_start), op):
+        if bare_is_code(value, nxt, ann is not None, _config_style(lowered, key_start), op):
             return
     elif b"f" in m.group(g + "prefix"):
         return  # an f-string is built by code

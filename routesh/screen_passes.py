@@ -36,7 +36,7 @@ def _tail(g: str) -> bytes:
     the key's closing quote, a type (``: str``, Go's ``string``), the operator and, looked at but not consumed
     (a token inside it is still found by its own pass), a literal value."""
     return rb"""(?P<g_suffix>[a-z0-9_.\-]{0,40}?)(?P<g_kq>\\?["'])?
- (?:[ \t]*(?P<g_ann>:[ \t]*[a-z_][\w.\[\],|&*<>?]{0,40}?[ \t]*)|[ \t]+(?P<g_gotype>[*\[\]]*[a-z_][\w.]{0,30})[ \t]*)?
+ (?:[ \t]*(?P<g_ann>:[ \t]*[a-z_&*\[(][\w.\[\],|&*<>?()']{0,40}?[ \t]*)|[ \t]+(?P<g_gotype>[*\[\]]*[a-z_][\w.]{0,30})[ \t]*)?
  [ \t]*(?P<g_op>:=|=>|\?=|\|\|=|=(?!=)|:(?![:=])|[ \t](?=\\?["'])) [ \t]*
  (?=(?P<g_prefix>[rbuf@]{0,2})(?:\\?"(?P<g_dq>[^"\n]{1,512}?)\\?"|'(?P<g_sq>[^'\n]{1,512})'|`(?P<g_bq>[^`\n]{1,512})`)
    |(?P<g_bare>[^\s"'`,;&()\[\]{}<>\\]{1,512}))""".replace(b"g_", g.encode() + b"_")

@@ -59,7 +59,7 @@ def word_like(value: str) -> bool:
     digits = len(segments) - len(letters)
     if digits > max(1, len(letters) // 2) or sum(len(s) for s in segments if s.isdigit()) > 4:
         return False
-    short = sum(1 for s in letters if len(s) <= 2)
+    short = sum(1 for s in letters if len(s) <= 2 or (len(s) >= 3 and not _VOWELS.intersection(s.lower())))
     if short > max(1, len(letters) // 3):
         return False
     for s in letters:  # a long run with hardly a vowel is not a word: 'xkqjzvbnmw'
@@ -69,11 +69,17 @@ def word_like(value: str) -> bool:
     return True
 
 
+def _path_like(value: str) -> bool:
+    """A file path: every part between slashes is a name, not random characters."""
+    parts = [p for p in re.split(r"[/.~]+", value) if p]
+    return all(len(p) <= 3 or word_like(p) for p in parts)
+
+
 def looks_random(value: str, min_len: int) -> bool:
     """True when a value looks machine-generated: long enough, mixed characters, high entropy, not words."""
     if len(value) < min_len or _UUID.fullmatch(value):
         return False
-    if "://" in value or value.startswith(("/", "./", "../", "~")):
+    if "://" in value or (value.startswith(("/", "./", "../", "~")) and _path_like(value)):
         return False
     kinds = any(c.islower() for c in value) + any(c.isupper() for c in value) + any(c.isdigit() for c in value)
     if kinds < 2 or word_like(value):
