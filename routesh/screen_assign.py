@@ -73,6 +73,8 @@ def key_is_about_secret(key: str, stem: str) -> bool:
     if stem == "key":  # 'key' alone is too common: only api_key, signing_key, MASTER_KEY... (a word before it)
         while words and words[-1].isdigit():
             words = words[:-1]
+        if any(w.startswith("pub") for w in words):
+            return True  # pubkey, public_key: not secret
         before = _before(words, "key")
         return not before or before[-1] in _ORDINARY_KEY
     return False
@@ -91,7 +93,8 @@ def bare_is_code(value: str, followed_by: bytes, annotated: bool, config: bool, 
         value = value[:-1]
     names = value.split(".")
     if all(re.fullmatch(r"[A-Za-z_$][\w$]*", n) for n in names):  # a name or dotted name
-        if all(word_like(n) or len(n) <= 3 for n in names):
+        dotted = len(names) > 1  # self.passwd.add_password: a chain of lower-case names is code
+        if all(word_like(n) or len(n) <= 3 or (dotted and re.fullmatch(r"[a-z_][a-z0-9_]*", n)) for n in names):
             return True  # self.password, config.db.token, PKCS7PrivateKeyTypes
         return not config and op not in (b"=", b":=") and not looks_random(value, 12)
     return not config and op not in (b"=", b":=", b":")
@@ -112,7 +115,7 @@ def classify(kind: str, stem: str, key: str, value: str) -> str | None:
     if kind == "password-assignment":
         if len(value) < 4:
             return None
-        if re.fullmatch(r"[A-Za-z]+(?:[_\-. ][A-Za-z]+)*", value) and word_like(value):
+        if re.fullmatch(r"[A-Za-z]+(?:[^A-Za-z0-9\s][A-Za-z]+)*", value) and word_like(value):
             return None  # PASSWORD_FIELD = "password", passwd = "Secret"
         return kind
     if looks_random(value, 8):

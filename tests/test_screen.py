@@ -17,6 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import sys
+
+sys.path.insert(0, str(Path(__file__).parent))
+
 from routesh.screen import KINDS, Finding, ScreenResult, apply, describe, placeholder, redact, scan
 
 RNG = random.Random(20261122)
@@ -402,3 +406,45 @@ def test_redaction_is_idempotent(parts: list[str]) -> None:
     text = "\n".join(parts)
     once = redact(text, scan(text))
     assert redact(once, scan(once)) == once
+
+
+# ----------------------------------------------------------------------------------------------
+# The generated corpus (tests/screen_corpus.py): recall per kind and the false positives to avoid
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_recall_on_the_generated_corpus_is_at_least_98_percent_per_kind(seed: int) -> None:
+    from screen_corpus import positives
+
+    totals: dict[str, list[int]] = {}
+    missed = []
+    for sample in positives(seed, rounds=20):
+        start = sample.text.index(sample.secret)
+        end = start + len(sample.secret)
+        hit = any(f.start <= start and f.end >= end for f in scan(sample.text))
+        totals.setdefault(sample.kind, [0, 0])[hit] += 1
+        if not hit:
+            missed.append(sample.kind)
+    for kind, (misses, hits) in totals.items():
+        assert hits / (hits + misses) >= 0.98, (kind, hits, misses)
+    assert set(totals) == set(KINDS)
+
+
+@pytest.mark.parametrize("text", __import__("screen_corpus").NEGATIVES)
+def test_corpus_negative_is_not_flagged(text: str) -> None:
+    assert scan(text) == (), describe(scan(text))
+
+
+def test_a_pem_block_cut_short_is_a_key_and_block_refuses_it() -> None:
+    text = "-----BEGIN RSA " + "PRIVATE KEY-----\nMIIEpAIBAAKCAQEA" + rand(4, B64)
+    result = apply(text, "block")
+    assert result.blocked and [f.kind for f in result.findings] == ["private-key"]
+    assert "MIIEpAIBAAKCAQEA" not in result.text
+
+
+def test_a_short_prompt_without_candidates_compiles_nothing() -> None:
+    from routesh import screen_passes
+
+    screen_passes._compiled.cache_clear()
+    assert scan("fix the failing test in the router and explain why") == ()
+    assert screen_passes._compiled.cache_info().currsize == 0
