@@ -10,7 +10,7 @@ the judgement of candidate values in :mod:`routesh.screen_values` and :mod:`rout
 
 - The text is scanned as UTF-8 *bytes*. Every secret format is ASCII, a Python str with a
   single non-ASCII character is stored two or four bytes per character (and ``str.lower``
-  on it is ten times slower), while ``bytes.lower`` lower-cases ASCII only and keeps every
+  on it is ten times slower), while ``bytes.translate`` lower-cases ASCII only and keeps every
   offset. Offsets are mapped back to str indices for the few findings at the end.
 - A prompt with none of the passes' lead characters or secret words (most short prompts) is
   clean without compiling or running a regex.
@@ -216,10 +216,11 @@ def _glued(text: str, start: int, end: int) -> bool:
     return (start > 0 and text[start - 1] in _GLUE) or (end < len(text) and text[end] in _GLUE)
 
 
-def _worth_scanning(data: bytes, lowered: bytes) -> bool:
-    """Cheap literal prefilter: a short prompt with no lead character and no secret word holds no secret."""
+def _worth_scanning(data: bytes) -> bool:
+    """Cheap literal prefilter: a short prompt with none of the literals a pass needs holds no secret."""
     if len(data) > 4096:
         return True  # on long text the passes themselves are as cheap as this check
+    lowered = data.lower()  # ASCII only
     return any(literal in lowered for literal in screen_passes.NEEDED)
 
 
@@ -228,10 +229,9 @@ def _scan_spans(text: str) -> list[_Candidate]:
     if not text:
         return []
     data = text.encode("utf-8", "surrogatepass")
-    lowered = data.lower()  # ASCII only: same length, same offsets
-    if not _worth_scanning(data, lowered):
+    if not _worth_scanning(data):
         return []
-    candidates = screen_passes.scan_bytes(data, lowered)
+    candidates = screen_passes.scan_bytes(data)
     spans = _join(candidates)
     if not spans or len(data) == len(text):  # ASCII: byte offsets are str offsets
         return spans

@@ -13,6 +13,11 @@ from typing import Final
 from .screen_values import is_placeholder, looks_random, word_like
 
 _SPLIT_KEY = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+_NUMBER = re.compile(r"[-+]?[0-9][0-9_.,:eExX+-]*")
+_NAME = re.compile(r"[A-Za-z_$][\w$]*")
+_LOWER_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+_AWS_SECRET = re.compile(r"[A-Za-z0-9/+]{40}")
+_LETTER_WORDS = re.compile(r"[A-Za-z]+(?:[^A-Za-z0-9\s][A-Za-z]+)*")  # hunter$two, correct-horse
 _CODE_WORDS: Final = frozenset("""
     str string bytes bool boolean int integer float number none null nil true false undefined optional any
     object dict list tuple set self cls this new return await async lambda function def var let const
@@ -87,14 +92,14 @@ def bare_is_code(value: str, followed_by: bytes, annotated: bool, config: bool, 
     if followed_by and followed_by in b"([{":
         return True  # a call or subscript: input(...), os.environ[...]
     low = value.lower()
-    if low in _CODE_WORDS or re.fullmatch(r"[-+]?[0-9][0-9_.,:eExX+-]*", value):
+    if low in _CODE_WORDS or _NUMBER.fullmatch(value):
         return True
     if value.endswith(",") or value.endswith(";"):
         value = value[:-1]
     names = value.split(".")
-    if all(re.fullmatch(r"[A-Za-z_$][\w$]*", n) for n in names):  # a name or dotted name
+    if all(_NAME.fullmatch(n) for n in names):  # a name or dotted name
         dotted = len(names) > 1  # self.passwd.add_password: a chain of lower-case names is code
-        if all(word_like(n) or len(n) <= 3 or (dotted and re.fullmatch(r"[a-z_][a-z0-9_]*", n)) for n in names):
+        if all(word_like(n) or len(n) <= 3 or (dotted and _LOWER_NAME.fullmatch(n)) for n in names):
             return True  # self.password, config.db.token, PKCS7PrivateKeyTypes
         return not config and op not in (b"=", b":=") and not looks_random(value, 12)
     return not config and op not in (b"=", b":=", b":")
@@ -106,7 +111,7 @@ def classify(kind: str, stem: str, key: str, value: str) -> str | None:
         return None
     low_key = key.lower()
     if len(value) == 40 and "secret" in low_key and ("aws" in low_key or "access" in low_key):
-        if re.fullmatch(r"[A-Za-z0-9/+]{40}", value):
+        if _AWS_SECRET.fullmatch(value):
             return "aws-secret-key" if looks_random(value.replace("/", "").replace("+", ""), 30) else None
     if key_is_about_secret(key, stem):
         return None
@@ -115,7 +120,7 @@ def classify(kind: str, stem: str, key: str, value: str) -> str | None:
     if kind == "password-assignment":
         if len(value) < 4:
             return None
-        if re.fullmatch(r"[A-Za-z]+(?:[^A-Za-z0-9\s][A-Za-z]+)*", value) and word_like(value):
+        if _LETTER_WORDS.fullmatch(value) and word_like(value):
             return None  # PASSWORD_FIELD = "password", passwd = "Secret"
         return kind
     if looks_random(value, 8):
@@ -124,31 +129,31 @@ def classify(kind: str, stem: str, key: str, value: str) -> str | None:
     return kind if mixed and len(value) >= 10 and not word_like(value.replace("-", "").replace("_", "")) else None
 
 
-_KEY_BYTES: Final = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_.-$")
+_KEY_BYTES: Final = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_.-$\x01")  # \x01: k x j z when shaped
 _BARE = re.compile(rb"""[ \t]*([^\s"'`,;&()\[\]{}<>\\]{1,512})""")
 
 
-def _key_start(lowered: bytes, word_start: int) -> int:
+def _key_start(shaped: bytes, word_start: int) -> int:
     """Where the key that holds the secret word begins (at most 80 bytes back)."""
     i = word_start
-    while i > 0 and word_start - i < 80 and lowered[i - 1] in _KEY_BYTES:
+    while i > 0 and word_start - i < 80 and shaped[i - 1] in _KEY_BYTES:
         i -= 1
     return i
 
 
-def _config_style(lowered: bytes, key_start: int) -> bool:
+def _config_style(shaped: bytes, key_start: int) -> bool:
     """The key starts its line, follows ';' '&' '?' (connection strings, queries) or 'export', or is a --flag."""
-    if lowered.startswith(b"-", key_start):
+    if shaped.startswith(b"-", key_start):
         return True  # a command-line flag: --password=..., -p...
     i = key_start
-    while i > 0 and lowered[i - 1] in b" \t\"'":
+    while i > 0 and shaped[i - 1] in b" \t\"'":
         i -= 1
-    if i == 0 or lowered[i - 1] in b"\n;&?":
+    if i == 0 or shaped[i - 1] in b"\n;&?":
         return True
-    return lowered.endswith(b"export ", 0, key_start)
+    return shaped.endswith(b"e\x01port ", 0, key_start)  # 'export ' in the shaped text
 
 
-def assignment(data: bytes, lowered: bytes, m: re.Match[bytes], g: str, stem: bytes, word_start: int
+def assignment(data: bytes, shaped: bytes, m: re.Match[bytes], g: str, stem: bytes, word_start: int
                ) -> Iterator[tuple[int, int, str]]:
     """key = literal: the value of a password/secret/token/key assignment, when it is not code or a stand-in.
 
@@ -159,9 +164,9 @@ def assignment(data: bytes, lowered: bytes, m: re.Match[bytes], g: str, stem: by
     group = next(x for x in ("bare", "dq", "sq", "bq") if m.group(g + x) is not None)
     start, end = m.span(g + group)
     value = data[start:end].decode("utf-8", "replace")
-    key_start = _key_start(lowered, word_start)
+    key_start = _key_start(shaped, word_start)
     op = m.group(g + "op")
-    if op.isspace() and not lowered[data.rfind(b"\n", 0, key_start) + 1:key_start].lstrip().startswith(b"#"):
+    if op.isspace() and not shaped[data.rfind(b"\n", 0, key_start) + 1:key_start].lstrip().startswith(b"#"):
         return  # 'KEY "value"' only in a C '#define KEY "value"'
     ann = m.group(g + "ann")
     if ann is not None and op == b"=" and group == "bare" and not ann[-1:].isspace():
@@ -172,7 +177,7 @@ def assignment(data: bytes, lowered: bytes, m: re.Match[bytes], g: str, stem: by
             value, op = data[start:end].decode("utf-8", "replace"), b":"
     if group == "bare":
         nxt = data[end:end + 1]
-        if bare_is_code(value, nxt, ann is not None, _config_style(lowered, key_start), op):
+        if bare_is_code(value, nxt, ann is not None, _config_style(shaped, key_start), op):
             return
     elif b"f" in m.group(g + "prefix"):
         return  # an f-string is built by code

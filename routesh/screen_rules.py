@@ -1,7 +1,7 @@
 """The screen's detectors for fixed formats: provider tokens, PEM keys, URL, curl and header credentials, env lines.
 
 Each is called by screen_passes on a hit of its literal-led pass, with the prompt's bytes (``data``), their
-ASCII-lower-cased copy (``lowered``) and the match, and yields (start, end, kind) in byte offsets.
+shaped copy (``shaped``, see screen_passes) and the match, and yields (start, end, kind) in byte offsets.
 """
 
 from __future__ import annotations
@@ -47,9 +47,8 @@ TOKENS: Final[dict[str, tuple[str, int, re.Pattern[bytes], int, bytes]]] = {
         ("npm", "npm-token", 1, rb"npm_[A-Za-z0-9]{36}", 4, b""),
         ("pypi", "pypi-token", 0, rb"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,2000}", 20, b"-"),
         ("hf", "huggingface-token", 0, rb"hf_[A-Za-z0-9]{30,60}", 3, b""),
-        ("slack", "slack-token", 4, rb"xox[abposre]-[A-Za-z0-9\-]{8,250}", 5, b"-"),
-        ("slack2", "slack-token", 9, rb"xoxe\.xox[bp]-[A-Za-z0-9\-]{8,250}", 10, b"-"),
-        ("xapp", "slack-token", 4, rb"xapp-\d-[A-Za-z0-9\-]{10,250}", 5, b"-"),
+        ("slack", "slack-token", 0, rb"xox(?:[abposr]|e(?:\.xox[bp])?)-[A-Za-z0-9\-]{8,250}", 0, b"-"),
+        ("xapp", "slack-token", 0, rb"xapp-\d-[A-Za-z0-9\-]{10,250}", 5, b"-"),
         ("jwt", "jwt", 2, rb"eyJ[A-Za-z0-9_\-]{10,4000}\.eyJ[A-Za-z0-9_\-]{10,8000}\.[A-Za-z0-9_\-]{16,1000}", 0,
          b"-."),
         ("aws", "aws-access-key", 0, rb"(?:AKIA|ASIA)[A-Z2-7]{16}", 4, b""),
@@ -83,7 +82,9 @@ def token(data: bytes, lead: int, group: str) -> Iterator[Candidate]:
         yield start, end, kind
         yield from _aws_secret_on_line(data, start, end)
         return
-    short = group in ("slack", "slack2", "xapp")  # legacy Slack tokens can be short
+    if group == "slack":
+        core = core[core.index(b"-") + 1:]  # after xoxb- or xoxe.xoxp-
+    short = group in ("slack", "xapp")  # legacy Slack tokens can be short
     if group == "jwt" or distinct_enough(core.replace(b"-", b"") if short else core, 6 if short else 10):
         yield start, end, kind
 
@@ -109,7 +110,7 @@ _PEM_TAIL = re.compile(rb"(?:" + _NL + rb"[A-Za-z0-9+/=]+)*")
 _PEM_MAX: Final = 200_000
 
 
-def pem(data: bytes, lowered: bytes, m: re.Match[bytes]) -> Iterator[Candidate]:
+def pem(data: bytes, shaped: bytes, m: re.Match[bytes]) -> Iterator[Candidate]:
     """A PEM private key of any flavour; cut short it is still a key (a header and any base64 body)."""
     start = m.start()
     body = _PEM_BODY.match(data, m.end())
@@ -123,29 +124,31 @@ def pem(data: bytes, lowered: bytes, m: re.Match[bytes]) -> Iterator[Candidate]:
         yield start, tail.end() if tail else body.end(), "private-key"
 
 
-def putty(data: bytes, lowered: bytes, m: re.Match[bytes]) -> Iterator[Candidate]:
+def putty(data: bytes, shaped: bytes, m: re.Match[bytes]) -> Iterator[Candidate]:
     """The private lines of a PuTTY .ppk key."""
-    yield m.start() - len(b"Private"), m.end(), "private-key"
+    yield m.start(), m.end(), "private-key"
 
 
-_CURL_CRED = re.compile(rb"""(?P<q>["']?)(?P<user>[^\s:"'@$]{0,64}):(?P<pw>[^\s"']{1,256})(?P=q)""")
+_CURL_USER = re.compile(rb"""[ \t](?:-u[ \t]*|--user[ \t=]+)(?P<q>["']?)(?P<user>[^\s:"'@$]{0,64}):"""
+                        rb"""(?P<pw>[^\s"']{1,256})(?P=q)""")
 
 
-def curl(data: bytes, lowered: bytes, m: re.Match[bytes]) -> Iterator[Candidate]:
-    """curl -u user:password / --user user:password on a curl command line."""
-    if not free_before(data, m.start(), b"-"):
+def curl(data: bytes, shaped: bytes, m: re.Match[bytes]) -> Iterator[Candidate]:
+    """curl -u user:password / --user user:password, on the curl command line (continued lines included)."""
+    if not free_before(data, m.start()):
         return
-    cred = _CURL_CRED.match(data, m.end())
-    if cred is None:
-        return
-    line_start = data.rfind(b"\n", 0, m.start()) + 1
-    while line_start > 1 and data[line_start - 2:line_start] == b"\\\n":  # a command continued with '\'
-        line_start = data.rfind(b"\n", 0, line_start - 2) + 1
-    if b"curl" not in data[line_start:m.start()].lower():
-        return
-    password = text_of(data, *cred.span("pw"))
-    if not is_placeholder(password) and not is_placeholder(text_of(data, *cred.span("user")) + password):
-        yield cred.start("pw"), cred.end("pw"), "basic-auth"
+    end = m.end()
+    while True:
+        line_end = data.find(b"\n", end)
+        if line_end < 0:
+            line_end = len(data)
+        if not data.endswith(b"\\", 0, line_end) or line_end == len(data):
+            break
+        end = line_end + 1
+    for cred in _CURL_USER.finditer(data, m.end(), line_end):
+        password = text_of(data, *cred.span("pw"))
+        if not is_placeholder(password) and not is_placeholder(text_of(data, *cred.span("user")) + password):
+            yield cred.start("pw"), cred.end("pw"), "basic-auth"
 
 
 _URL_CREDENTIALS = re.compile(rb"://([^\s:/?#@'\"<>()\[\]{}]{0,128}):([^\s/?#@'\"<>]{1,256})@")
@@ -153,7 +156,7 @@ _EXAMPLE_HOST = re.compile(rb"(?:[a-z0-9-]+\.)*(?:example|test|invalid)(?:\.(?:c
                            re.IGNORECASE)
 
 
-def url_password(data: bytes, lowered: bytes, m: re.Match[bytes]) -> Iterator[Candidate]:
+def url_password(data: bytes, shaped: bytes, m: re.Match[bytes]) -> Iterator[Candidate]:
     """The password in scheme://user:password@host URLs, unless the host is a documentation example."""
     at = m.start()
     scheme = data.rfind(b"://", max(0, at - 400), at)
@@ -193,9 +196,9 @@ def env_line(data: bytes, line_start: int) -> Iterator[Candidate]:
         yield m.start("val"), m.end("val"), "high-entropy-env-value"
 
 
-def auth_header(data: bytes, lowered: bytes, m: re.Match[bytes]) -> Iterator[Candidate]:
+def auth_header(data: bytes, shaped: bytes, m: re.Match[bytes]) -> Iterator[Candidate]:
     """The credential in 'Authorization: Bearer|Basic|Token ...' (HTTP headers, curl -H, header dicts)."""
-    if not free_before(lowered, m.start() - len(b"authori")):
+    if not free_before(data, m.start() - len(b"authori")):
         return
     start, end = m.span("auth")
     value = text_of(data, start, end)
@@ -214,11 +217,11 @@ def auth_header(data: bytes, lowered: bytes, m: re.Match[bytes]) -> Iterator[Can
         yield start, end, "bearer-token"
 
 
-def slack_webhook(data: bytes, lowered: bytes, m: re.Match[bytes]) -> Iterator[Candidate]:
+def slack_webhook(data: bytes, shaped: bytes, m: re.Match[bytes]) -> Iterator[Candidate]:
     """A Slack incoming-webhook URL (the URL itself is the credential), found from the 'k' of 'hooks'."""
     start = m.start() - len(b"hoo")
     for scheme in (b"https://", b"http://"):
-        if lowered.startswith(scheme, start - len(scheme)):
+        if shaped.startswith(scheme, start - len(scheme)):
             start -= len(scheme)
             break
     yield start, m.end(), "slack-webhook"
