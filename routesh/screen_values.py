@@ -27,10 +27,10 @@ _PLACEHOLDER_PARTS: Final = ("xxxx", "****", "example", "changeme", "change_me",
                              "redacted", "dummy", "...", "\u2026", "<your", "replace_me", "replace-me")
 _TEMPLATE = re.compile(r"\{\{|\}\}|\$\{|\$\(|%\([a-z_]+\)[sd]|%[-+ 0-9.]*[sdifrxX]|\{[A-Za-z0-9_.]*\}"
                        r"|^<.*>$|^\[.*\]$")
-_REFERENCE = re.compile(r"(?<![A-Za-z0-9])\$[A-Za-z_][A-Za-z0-9_]*|\$\{[^}]*\}|\$\([^)]*\)|%[A-Za-z_]+%")
+_REFERENCE = re.compile(r"(?<![A-Za-z0-9])\$[A-Za-z_][A-Za-z0-9_]*|\$\{[^}]*\}|\$\([^)]*\)|%[A-Z_][A-Z0-9_]*%")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _SEGMENTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
-_VOWELS: Final = frozenset("aeiouy")
+_VOWELS: Final = frozenset("aeiou")
 
 
 def entropy(value: str) -> float:
@@ -59,13 +59,11 @@ def word_like(value: str) -> bool:
     digits = len(segments) - len(letters)
     if digits > max(1, len(letters) // 2) or sum(len(s) for s in segments if s.isdigit()) > 4:
         return False
-    short = sum(1 for s in letters if len(s) <= 2 or (len(s) >= 3 and not _VOWELS.intersection(s.lower())))
+    short = sum(1 for s in letters if len(s) <= 2 or sum(c in _VOWELS for c in s.lower()) < 0.2 * len(s))
     if short > max(1, len(letters) // 3):
-        return False
-    for s in letters:  # a long run with hardly a vowel is not a word: 'xkqjzvbnmw'
-        low = s.lower()
-        if len(low) >= 6 and sum(c in _VOWELS for c in low) < 0.2 * len(low):
-            return False
+        return False  # pieces too short or unpronounceable: 'Lg', 'QVJ', 'kjjalqy'
+    if len(letters) >= 5 and sum(len(s) for s in letters) < 3.5 * len(letters):
+        return False  # many short pieces: PpizsVNXIRhoBYALgQVJ
     return True
 
 
