@@ -166,6 +166,8 @@ def assignment(data: bytes, shaped: bytes, m: re.Match[bytes], g: str, stem: byt
     value = data[start:end].decode("utf-8", "replace")
     key_start = _key_start(shaped, word_start)
     op = m.group(g + "op")
+    if m.group(g + "gotype") is not None and op != b"=":
+        return  # 'var name type = ...' is Go; 'passed to :func:' is prose
     if op.isspace() and not shaped[data.rfind(b"\n", 0, key_start) + 1:key_start].lstrip().startswith(b"#"):
         return  # 'KEY "value"' only in a C '#define KEY "value"'
     ann = m.group(g + "ann")

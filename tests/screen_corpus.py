@@ -210,5 +210,9 @@ NEGATIVES = [
     "secret_name = 'prod/db/credentials'",
     "encryption_key_id = 'alias/app-data-key'",
     "LANG=en_US.UTF-8",
+    "        RegOpenKeyEx = win32api.RegOpenKeyEx",
+    "        self.add_password = self.passwd.add_password",
+    "    output is passed to :func:`subprocess.Popen`.",
+    "    key: a flag to pass to :meth:`parse_string` when run",
     "request_id = 123e4567-e89b-12d3-a456-426614174000",
 ]
