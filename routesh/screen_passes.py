@@ -65,7 +65,8 @@ _Handler = Callable[[bytes, bytes, re.Match[bytes]], Iterator[Candidate]]
 _PASSES: Final[tuple[tuple[bytes, bool, dict[str, str | _Handler | tuple[bytes, int]]], ...]] = (
     (rb"\x01(?:en(?<=to\x01en)" + _tail("t") + rb"|ey" + _tail("k")
      + rb"|-(?<=s\x01-)(?P<sk>)|_live_(?<=[sr]\x01_live_)(?P<stripe>)"
-     + rb"|s\.slac\x01\.com/(?<=hoo\x01s\.slac\x01\.com/)(?P<hook>(?:services|wor\x01flows|triggers)/[a-z0-9/_\-\x01]{20,300})"
+     + rb"|s\.slac\x01\.com/(?<=hoo\x01s\.slac\x01\.com/)"
+     + rb"(?P<hook>(?:services|wor\x01flows|triggers)/[a-z0-9/_\-\x01]{20,300})"
      + rb"|o\x01(?:[abposr]|e(?:\.\x01o\x01[bp])?)-(?P<slack>)|app-(?P<xapp>)"
      + rb"|ation(?<=authori\x01ation)[\"']?[ \t]*[:=,][ \t]*[\"']?(?P<scheme>bearer|basic|to\x01en)[ \t]+"
      + rb"(?P<auth>[a-z0-9._~+/\-\x01]{4,4000}=*)"
