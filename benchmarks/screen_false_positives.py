@@ -4,6 +4,7 @@
     python benchmarks/screen_false_positives.py --all      # also .txt/.pem/.json/... (test data)
     python benchmarks/screen_false_positives.py --quiet    # the totals only
     python benchmarks/screen_false_positives.py PATH...    # another tree (e.g. a checked-out project)
+    python benchmarks/screen_false_positives.py --ext .md /usr/share/doc /usr/lib/node_modules   # Markdown docs
 
 Prints every finding as kind, file:line and the line *with the finding redacted* (so the
 report never prints a secret, real or not), then findings per MB and the share of files
@@ -29,15 +30,15 @@ TEXT_SUFFIXES = {".py", ".txt", ".pem", ".json", ".cfg", ".ini", ".toml", ".rst"
                  ".sh", ".bat", ".ps1", ".c", ".h", ".js", ".css", ".yaml", ".yml", ".key", ".crt", ".env"}
 
 
-def files(roots: list[Path], all_text: bool) -> list[Path]:
+def files(roots: list[Path], all_text: bool, ext: str = ".py") -> list[Path]:
     """Source files under the roots, skipping caches and (below the root) site-packages."""
     out = []
     for root in roots:
         for path in sorted(root.rglob("*")):
             parts = path.relative_to(root).parts
-            if "site-packages" in parts or "__pycache__" in parts or not path.is_file():
+            if ("site-packages" in parts and ext == ".py") or "__pycache__" in parts or not path.is_file():
                 continue
-            if path.suffix == ".py" or (all_text and path.suffix in TEXT_SUFFIXES):
+            if path.suffix == ext or (all_text and path.suffix in TEXT_SUFFIXES):
                 out.append(path)
     return out
 
@@ -59,9 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="*", type=Path, help="trees to scan (default: the Python stdlib)")
     parser.add_argument("--all", action="store_true", help="also scan non-Python text files")
     parser.add_argument("--quiet", action="store_true", help="print the totals only")
+    parser.add_argument("--ext", default=".py", help="the file suffix to scan (default .py; .md for docs)")
     args = parser.parse_args(argv)
     roots = args.paths or [Path(sysconfig.get_paths()["stdlib"])]
-    paths = files(roots, args.all)
+    paths = files(roots, args.all, args.ext)
     total_bytes = 0
     flagged: dict[Path, tuple[Finding, ...]] = {}
     kinds: Counter[str] = Counter()

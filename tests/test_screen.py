@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from clirun import routesh
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from screen_corpus import NEGATIVES, positives
+from upstream import upstream_fixture  # noqa: F401 - fixture
 
 from routesh.screen import KINDS, Finding, ScreenResult, apply, describe, placeholder, redact, scan
 
@@ -402,3 +405,59 @@ def test_redaction_is_idempotent(parts: list[str]) -> None:
     text = "\n".join(parts)
     once = redact(text, scan(text))
     assert redact(once, scan(once)) == once
+
+
+# ----------------------------------------------------------------------------------------------
+# The generated corpus (tests/screen_corpus.py): recall per kind and the false positives to avoid
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_recall_on_the_generated_corpus_is_at_least_98_percent_per_kind(seed: int) -> None:
+    totals: dict[str, list[int]] = {}
+    for sample in positives(seed, rounds=20):
+        start = sample.text.index(sample.secret)
+        end = start + len(sample.secret)
+        hit = any(f.start <= start and f.end >= end for f in scan(sample.text))
+        totals.setdefault(sample.kind, [0, 0])[hit] += 1
+    for kind, (misses, hits) in totals.items():
+        assert hits / (hits + misses) >= 0.98, (kind, hits, misses)
+    assert set(totals) == set(KINDS)
+
+
+@pytest.mark.parametrize("text", NEGATIVES)
+def test_corpus_negative_is_not_flagged(text: str) -> None:
+    assert scan(text) == (), describe(scan(text))
+
+
+def test_a_pem_block_cut_short_is_a_key_and_block_refuses_it() -> None:
+    text = "-----BEGIN RSA " + "PRIVATE KEY-----\nMIIEpAIBAAKCAQEA" + rand(4, B64)
+    result = apply(text, "block")
+    assert result.blocked and [f.kind for f in result.findings] == ["private-key"]
+    assert "MIIEpAIBAAKCAQEA" not in result.text
+
+
+def test_a_short_prompt_without_candidates_compiles_nothing() -> None:
+    from routesh import screen_passes
+
+    screen_passes._compiled.cache_clear()
+    assert scan("fix the failing test in the router and explain why") == ()
+    assert screen_passes._compiled.cache_info().currsize == 0
+
+
+def test_a_truncated_pem_is_refused_end_to_end_under_block(upstream, tmp_path) -> None:  # noqa: F811
+    """The one-shot with on_secret: block refuses a PEM block cut short, exit 3, before any byte is sent."""
+    cfg = tmp_path / "routes.yaml"
+    cfg.write_text(f"""
+providers:
+  up: {{type: anthropic, base_url: "{upstream.url}", key_env: UP_KEY}}
+routes:
+  default: {{provider: up, model: claude-opus-4-7, retries: 0}}
+profiles:
+  work: {{on_secret: block}}
+""")
+    body = "MIIEpAIBAAKCAQEA" + rand(4, B64)
+    prompt = "why does ssh reject this?\n-----BEGIN RSA " + "PRIVATE KEY-----\n" + body
+    p = routesh("--config", str(cfg), "--profile", "work", stdin=prompt, env={"UP_KEY": "sk-test-screen-0000"})
+    assert p.returncode == 3 and "private-key (line 2)" in p.stderr
+    assert body not in p.stdout + p.stderr
+    assert upstream.generation_requests() == []
