@@ -236,10 +236,10 @@ class Reader:
             return None
         try:
             value = yaml.constructor.SafeConstructor().construct_object(node)
-        except (ValueError, OverflowError):  # an int of more than 4,300 digits
+            return float(value) if want == "float" else value
+        except (ValueError, OverflowError):  # an int of more than 4,300 digits, or too big for a float
             self.fail(node, f"{where}: '{str(node.value)[:20]}…' is not a usable number")
             return None
-        return float(value) if want == "float" else value
 
     def string(self, node: Node | None, where: str, choices: tuple[str, ...] | None = None) -> str | None:
         """A string, checked against choices when given (numbers are accepted as strings)."""
@@ -261,7 +261,7 @@ class Reader:
         value = self.scalar(node, want, where)
         if value is None:
             return None
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             self.fail(node, f"{where}: must be a finite number, got {node.value}")
             return None
         if not minimum <= value <= maximum:
