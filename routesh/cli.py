@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, str] = {
     "import-ccr": "routesh.commands.gateway_cmd:add_import_parser",
 }
 _VALUE_OPTS = {"--config", "--profile", "--route", "--tag"}
+BUILTINS = ("help", "version")  # answered here, as git and gh do, never sent as a prompt
 
 DESCRIPTION = """\
 Route each AI coding prompt to the right model, key and engine, and record what it cost.
@@ -32,29 +33,59 @@ Route each AI coding prompt to the right model, key and engine, and record what 
   routesh PROMPT...                route, run, stream the answer (or: echo PROMPT | routesh)
   routesh --dry-run [--json] PROMPT   where it would go and why; sends nothing
 
-commands: keys, config, routes, log, stats, doctor, serve, code, import-ccr  (routesh COMMAND -h)
+commands: keys, config, routes, log, stats, doctor, serve, code, import-ccr, help, version  (routesh help COMMAND)
 A prompt that starts with a command name needs `--` first: routesh -- log the errors."""
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse that says what is wrong in two lines and exits 2, with a did-you-mean for options."""
 
+    words: list[str] = []  # the command's words from the subcommand on, for the `--` hint (set by run)
+
     def error(self, message: str) -> NoReturn:
+        hint = f"run `{self.prog} -h` for usage"
         if "unrecognized arguments" in message:
             from .yamlnodes import did_you_mean
 
             bad = message.split(":", 1)[1].split()[0]
             opts = [o for a in self._actions for o in a.option_strings]
             message = f"unknown option {bad}{did_you_mean(bad, opts)}"
-        self.exit(EXIT_USAGE, f"{self.prog}: {message}\nrun `{self.prog} -h` for usage\n")
+            if not bad.startswith("-"):
+                message = f"unexpected '{bad}'"
+                hint = _prompt_hint() or hint
+        elif "invalid choice" in message or message.startswith("unknown command"):
+            hint = _prompt_hint() or hint
+        self.exit(EXIT_USAGE, f"{self.prog}: {message}\n{hint}\n")
+
+
+def _prompt_hint() -> str:
+    """How to send the words as a prompt, for someone who meant `routesh log the errors` as one."""
+    import shlex
+
+    words = _Parser.words
+    if not words:
+        return ""
+    return f"to send this as a prompt, put -- first: routesh -- {shlex.join(words)}"
 
 
 def add_global_options(p: argparse.ArgumentParser, *, suppress: bool = False) -> None:
-    """Options every command accepts: which config and which profile."""
+    """Options every command accepts: which config and which profile (skipped where a command has its own)."""
     default = argparse.SUPPRESS if suppress else None
-    p.add_argument("--config", metavar="PATH", default=default, help="routes.yaml to use (also $ROUTESH_CONFIG)")
-    p.add_argument("--profile", metavar="NAME", default=default,
-                   help="profile to use (also $ROUTESH_PROFILE, then $CLAUDE_CODE_ROUTE)")
+    have = p._option_string_actions  # noqa: SLF001 - argparse keeps no public list
+    if "--config" not in have:
+        p.add_argument("--config", metavar="PATH", default=default, help="routes.yaml to use (also $ROUTESH_CONFIG)")
+    if "--profile" not in have:
+        p.add_argument("--profile", metavar="NAME", default=default,
+                       help="profile to use (also $ROUTESH_PROFILE, then $CLAUDE_CODE_ROUTE)")
+
+
+def _everywhere(p: argparse.ArgumentParser) -> None:
+    """Accept the global options after a subcommand and its action too (`routesh log --config X`)."""
+    add_global_options(p, suppress=True)  # suppressed: given before the subcommand, they are not reset
+    for action in p._actions:  # noqa: SLF001
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            for sub in dict.fromkeys(action.choices.values()):
+                _everywhere(sub)
 
 
 def _top_parser() -> argparse.ArgumentParser:
@@ -82,7 +113,7 @@ def _split(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
         if a.startswith("-"):
             i += 1
             continue
-        if a in SUBCOMMANDS:
+        if a in SUBCOMMANDS or a in BUILTINS:
             return argv[:i], a, argv[i + 1:]
         return argv, None, []
     return argv, None, []
@@ -95,17 +126,53 @@ def _load(spec: str) -> Callable[..., Callable[[argparse.Namespace], int]]:
     return getattr(import_module(mod), fn)
 
 
+def _command(sub: str) -> tuple[argparse.ArgumentParser, Callable[[argparse.Namespace], int]]:
+    """A subcommand's parser (global options accepted anywhere in it) and its handler."""
+    p = _Parser(prog=f"routesh {sub}")
+    handler = _load(SUBCOMMANDS[sub])(p)
+    _everywhere(p)
+    return p, handler
+
+
+def _builtin(word: str, rest: list[str]) -> int:
+    """`routesh version`, `routesh help [COMMAND [ACTION]]`: answered locally, like git and gh."""
+    _Parser.words = [word, *rest]
+    if word == "version":
+        if rest:
+            _Parser(prog="routesh version").error(f"unrecognized arguments: {' '.join(rest)}")
+        print(f"routesh {__version__}")
+        return 0
+    if not rest:
+        _top_parser().print_help()
+        return 0
+    if rest[0] not in SUBCOMMANDS:
+        from .yamlnodes import did_you_mean
+
+        _Parser(prog="routesh help").error(f"unknown command '{rest[0]}'"
+                                           f"{did_you_mean(rest[0], SUBCOMMANDS)}; commands: {', '.join(SUBCOMMANDS)}")
+    p, _ = _command(rest[0])
+    for word in rest[1:]:  # `routesh help config init`
+        subs = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]  # noqa: SLF001
+        if not subs or word not in subs[0].choices:
+            p.error(f"unknown command '{word}': not an action of {p.prog}")
+        p = subs[0].choices[word]
+    p.print_help()
+    return 0
+
+
 def run(argv: list[str]) -> int:
     """Parse and dispatch; raises UserError and friends for main() to report."""
     head, sub, rest = _split(argv)
+    if sub in BUILTINS:
+        return _builtin(sub, rest)
     if sub is not None:
+        _Parser.words = [sub, *rest]
         parent = _Parser(prog="routesh", add_help=False)
         add_global_options(parent)
         parent.add_argument("--route", help=argparse.SUPPRESS)
         parent.add_argument("--tag", help=argparse.SUPPRESS)
         globals_ = parent.parse_args(head)
-        p = _Parser(prog=f"routesh {sub}")
-        handler = _load(SUBCOMMANDS[sub])(p)
+        p, handler = _command(sub)
         args = p.parse_args(rest, namespace=globals_)
         return handler(args)
     args = _top_parser().parse_intermixed_args(argv)

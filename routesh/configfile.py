@@ -38,6 +38,12 @@ CODE_KEYS = ("default", "background", "think", "long_context", "long_context_thr
              "subagent")
 CLAUDE_KEYS = ("path",)
 AUTHS = ("api-key", "bearer", "subscription")
+# upper bounds (docs/config.md): beyond them a value is a typo, and some would break at run time
+MAX_RETRIES = 10  # per route and attempt; each retry waits longer, so 10 is already minutes
+MAX_TIMEOUT_S = 86_400.0  # one day
+MAX_TOKENS = 100_000_000  # token counts and context windows
+MAX_USD = 1_000_000.0  # budgets
+MAX_PRICE = 10_000.0  # USD per million tokens
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PREFIX = re.compile(r"^/[A-Za-z0-9][\w-]*$")
 
@@ -59,7 +65,7 @@ def parse(text: str, file: str) -> Config:
     top = r.mapping(root, "top level", TOP_KEYS)
     if not top and not r.problems:
         r.fail(root, "top level: expected a mapping with routes:, rules:, providers:")
-    version = r.number(top.get("version"), "int", "version")
+    version = r.number(top.get("version"), "int", "version", 0, 1_000)
     if version is not None and version != 1:
         r.fail(top["version"], f"version: this routesh reads version 1, the file says {version}")
 
@@ -71,9 +77,10 @@ def parse(text: str, file: str) -> Config:
     code = _code(r, top.get("code"))
     claude = r.mapping(top["claude"], "claude", CLAUDE_KEYS) if "claude" in top else {}
 
-    if not routes and "routes" not in top and root.id == "mapping":
-        r.fail(root, "no routes: defined; add at least one, e.g. "
-                     "`routes: {default: {provider: anthropic, model: claude-sonnet-4-6}}`")
+    routes_node = top.get("routes")
+    if not routes and root.id == "mapping" and (routes_node is None or _empty(routes_node)):
+        r.fail(routes_node or root, ("routes: is empty" if routes_node else "no routes: defined") +
+               "; add at least one, e.g. `routes: {default: {provider: anthropic, model: claude-sonnet-4-6}}`")
     if not profiles:
         profiles = {"personal": Profile("personal")}
     default_route = r.string(top.get("default_route"), "default_route") or ("default" if "default" in routes else None)
@@ -102,6 +109,11 @@ def _named(r: Reader, top: dict[str, Node], section: str) -> list[tuple[str, Nod
     if node is None or node.tag.endswith("null"):
         return []
     return [(name, value) for name, _, value in r.entries(node, section)]
+
+
+def _empty(node: Node) -> bool:
+    """A null or an empty mapping or list (`routes:` or `routes: {}`)."""
+    return node.tag.endswith(":null") or (node.id in ("mapping", "sequence") and not node.value)
 
 
 def _provider(r: Reader, name: str, node: Node) -> Provider:
@@ -151,10 +163,10 @@ def _route(r: Reader, name: str, node: Node) -> Route:
         model=r.string(m.get("model"), f"{where}.model") or "",
         via=r.string(m.get("via"), f"{where}.via", ("api", "claude-code")) or "api",  # type: ignore[arg-type]
         fallback=r.strings(m.get("fallback"), f"{where}.fallback") or (),
-        max_output_tokens=r.number(m.get("max_output_tokens"), "int", f"{where}.max_output_tokens", 1),
+        max_output_tokens=r.number(m.get("max_output_tokens"), "int", f"{where}.max_output_tokens", 1, MAX_TOKENS),
         system=r.string(m.get("system"), f"{where}.system"),
-        timeout_s=r.number(m.get("timeout_s"), "float", f"{where}.timeout_s", 0.1),
-        retries=r.number(m.get("retries"), "int", f"{where}.retries", 0),
+        timeout_s=r.number(m.get("timeout_s"), "float", f"{where}.timeout_s", 0.1, MAX_TIMEOUT_S),
+        retries=r.number(m.get("retries"), "int", f"{where}.retries", 0, MAX_RETRIES),
         env=MappingProxyType(env),
         description=r.string(m.get("description"), f"{where}.description"),
         allow_upgrade=bool(r.boolean(m.get("allow_upgrade"), f"{where}.allow_upgrade")),
@@ -194,8 +206,8 @@ def _rule(r: Reader, index: int, node: Node) -> Rule:
     keywords = r.strings(m.get("keywords"), f"{where}.keywords") or ()
     if "keywords" in m and not any(k.strip() for k in keywords):
         r.fail(m["keywords"], f"{where}.keywords: the list is empty")
-    lo = r.number(m.get("min_tokens"), "int", f"{where}.min_tokens", 0)
-    hi = r.number(m.get("max_tokens"), "int", f"{where}.max_tokens", 0)
+    lo = r.number(m.get("min_tokens"), "int", f"{where}.min_tokens", 0, MAX_TOKENS)
+    hi = r.number(m.get("max_tokens"), "int", f"{where}.max_tokens", 0, MAX_TOKENS)
     if lo is not None and hi is not None and lo > hi:
         r.fail(node, f"{where}: min_tokens {lo} is above max_tokens {hi}; no prompt can match")
     return Rule(index=index, route=r.string(m.get("route"), f"{where}.route") or "", prefix=prefix,
@@ -222,8 +234,8 @@ def _profile(r: Reader, name: str, node: Node) -> Profile:
         bm = r.mapping(m["budget"], f"{where}.budget", BUDGET_KEYS)
         on_exceed = r.string(bm.get("on_exceed"), f"{where}.budget.on_exceed", ("block", "downgrade")) or "block"
         budget = Budget(
-            daily_usd=r.number(bm.get("daily_usd"), "float", f"{where}.budget.daily_usd", 0),
-            monthly_usd=r.number(bm.get("monthly_usd"), "float", f"{where}.budget.monthly_usd", 0),
+            daily_usd=r.number(bm.get("daily_usd"), "float", f"{where}.budget.daily_usd", 0, MAX_USD),
+            monthly_usd=r.number(bm.get("monthly_usd"), "float", f"{where}.budget.monthly_usd", 0, MAX_USD),
             on_exceed=on_exceed,  # type: ignore[arg-type]
             downgrade=r.string(bm.get("downgrade"), f"{where}.budget.downgrade"),
         )
@@ -246,9 +258,9 @@ def _profile(r: Reader, name: str, node: Node) -> Profile:
 def _model(r: Reader, name: str, node: Node) -> ModelInfo:
     where = f"models.{name}"
     m = r.mapping(node, where, MODEL_KEYS)
-    price = {k: r.number(m.get(k), "float", f"{where}.{k}", 0)
+    price = {k: r.number(m.get(k), "float", f"{where}.{k}", 0, MAX_PRICE)
              for k in ("input", "output", "cache_read", "cache_write")}
-    window = r.number(m.get("context_window"), "int", f"{where}.context_window", 1)
+    window = r.number(m.get("context_window"), "int", f"{where}.context_window", 1, MAX_TOKENS)
     aliases = r.strings(m.get("aliases"), f"{where}.aliases") or ()
     return ModelInfo(name, **price, context_window=window, aliases=aliases)
 
@@ -258,7 +270,7 @@ def _code(r: Reader, node: Node | None) -> CodeRouting:
         return CodeRouting()
     m = r.mapping(node, "code", CODE_KEYS)
     values: dict[str, Any] = {k: r.string(m.get(k), f"code.{k}") for k in CODE_KEYS if k != "long_context_threshold"}
-    threshold = r.number(m.get("long_context_threshold"), "int", "code.long_context_threshold", 1)
+    threshold = r.number(m.get("long_context_threshold"), "int", "code.long_context_threshold", 1, MAX_TOKENS)
     return CodeRouting(**values, long_context_threshold=threshold or 60000)
 
 
@@ -268,15 +280,15 @@ def _cross_check(r: Reader, top: dict[str, Node], providers: dict[str, Provider]
     """References between sections: every name must exist, fallbacks must not loop."""
 
     def route_ref(name: str | None, node: Node | None, where: str) -> None:
-        if name:
-            r.check(name in routes, node, f"{where}: unknown route '{name}'{did_you_mean(name, routes)}; "
-                                                  f"routes: {', '.join(routes) or 'none'}")
+        if name and name not in routes:  # the message (a did-you-mean over every route) only when needed
+            r.fail(node, f"{where}: unknown route '{name}'{did_you_mean(name, routes)}; routes: {_names(routes)}")
 
     route_ref(default_route, top.get("default_route") or top.get("routes"), "default_route")
     if default_route is None and routes:
         r.fail(top.get("routes"), "default_route: not set and no route is called 'default'; add `default_route: NAME`")
-    r.check(default_profile in profiles, top.get("default_profile"),
-            f"default_profile: unknown profile '{default_profile}'{did_you_mean(default_profile, profiles)}")
+    if default_profile not in profiles:
+        r.fail(top.get("default_profile"),
+               f"default_profile: unknown profile '{default_profile}'{did_you_mean(default_profile, profiles)}")
     for route in routes.values():
         prov = providers.get(route.provider)
         if prov is not None and route.via == "claude-code" and prov.type != "anthropic":
@@ -286,10 +298,9 @@ def _cross_check(r: Reader, top: dict[str, Node], providers: dict[str, Provider]
         if prov is not None and route.via == "api" and prov.auth == "subscription":
             r.fail(_at(route.line), f"routes.{route.name}: provider '{prov.name}' uses auth: subscription, which "
                                     "only Claude Code can use; set via: claude-code on this route")
-        if route.provider:
-            r.check(route.provider in providers, _at(route.line),
-                    f"routes.{route.name}.provider: unknown provider '{route.provider}'"
-                            f"{did_you_mean(route.provider, providers)}; providers: {', '.join(providers) or 'none'}")
+        if route.provider and route.provider not in providers:
+            r.fail(_at(route.line), f"routes.{route.name}.provider: unknown provider '{route.provider}'"
+                                    f"{did_you_mean(route.provider, providers)}; providers: {_names(providers)}")
         for fb in route.fallback:
             route_ref(fb, _at(route.line), f"routes.{route.name}.fallback")
         route_ref(route.on_refusal, _at(route.line), f"routes.{route.name}.on_refusal")
@@ -305,17 +316,25 @@ def _cross_check(r: Reader, top: dict[str, Node], providers: dict[str, Provider]
             seen_prefix.setdefault(rule.prefix, rule.index + 1)
     for p in profiles.values():
         for name in p.allow_providers or ():
-            r.check(name in providers, _at(p.line), f"profiles.{p.name}.allow_providers: unknown provider "
-                                                            f"'{name}'{did_you_mean(name, providers)}")
+            if name not in providers:
+                r.fail(_at(p.line), f"profiles.{p.name}.allow_providers: unknown provider "
+                                    f"'{name}'{did_you_mean(name, providers)}")
         for name in p.allow_routes or ():
             route_ref(name, _at(p.line), f"profiles.{p.name}.allow_routes")
         for name in p.providers:
-            r.check(name in providers, _at(p.line), f"profiles.{p.name}.providers: unknown provider "
-                                                            f"'{name}'{did_you_mean(name, providers)}")
+            if name not in providers:
+                r.fail(_at(p.line), f"profiles.{p.name}.providers: unknown provider "
+                                    f"'{name}'{did_you_mean(name, providers)}")
         if p.budget:
             route_ref(p.budget.downgrade, _at(p.line), f"profiles.{p.name}.budget.downgrade")
     for key in ("default", "background", "think", "long_context", "web_search", "image", "subagent"):
         route_ref(getattr(code, key), top.get("code"), f"code.{key}")
+
+
+def _names(known: Any) -> str:
+    """The names a reference may use, at most ten of them."""
+    names = list(known)
+    return ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "") or "none"
 
 
 def _at(line: int) -> Node:
@@ -327,23 +346,31 @@ def _at(line: int) -> Node:
 
 
 def _fallback_cycles(routes: dict[str, Route]) -> list[list[str]]:
-    """Every distinct fallback loop, each reported once."""
+    """Fallback loops, each reported once: one iterative depth-first walk, linear in routes and fallbacks."""
     cycles: list[list[str]] = []
     seen: set[frozenset[str]] = set()
-
-    def walk(name: str, path: list[str]) -> None:
-        for fb in routes[name].fallback:
-            if fb not in routes:
-                continue
-            if fb in path:
+    done: set[str] = set()
+    for start in routes:
+        if start in done:
+            continue
+        path: list[str] = [start]  # the routes being walked, grey
+        on_path = {start}
+        todo = [iter(routes[start].fallback)]
+        while todo:
+            fb = next(todo[-1], None)
+            if fb is None:
+                todo.pop()
+                done.add(path[-1])
+                on_path.discard(path.pop())
+            elif fb in on_path:
+                if len(cycles) >= 50:  # enough to act on; the walk stays linear however many there are
+                    continue
                 loop = path[path.index(fb):] + [fb]
-                key = frozenset(loop)
-                if key not in seen:
+                if (key := frozenset(loop)) not in seen:
                     seen.add(key)
                     cycles.append(loop)
-            else:
-                walk(fb, path + [fb])
-
-    for name in routes:
-        walk(name, [name])
+            elif fb in routes and fb not in done:
+                path.append(fb)
+                on_path.add(fb)
+                todo.append(iter(routes[fb].fallback))
     return cycles

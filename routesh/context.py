@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,10 +49,16 @@ class Context:
 
 
 def build(config_flag: str | None = None, profile_flag: str | None = None,
-          env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Context:
-    """Load the config and choose the profile; raises ConfigError or UnknownProfile."""
+          env: Mapping[str, str] | None = None, cwd: Path | None = None, *, blank_ok: bool = False) -> Context:
+    """Load the config and choose the profile; raises ConfigError or UnknownProfile (blank_ok: see sources.load)."""
     env = dict(os.environ) if env is None else env
     cwd = Path.cwd() if cwd is None else cwd
-    loaded = load(config_flag, env, cwd)
+    loaded = load(config_flag, env, cwd, blank_ok=blank_ok)
     choice = choose_profile(loaded.config, profile_flag, env, cwd, Path.home())
     return Context(loaded, choice, env, cwd, Catalog(loaded.config.models))
+
+
+def announce(loaded: Loaded) -> None:
+    """Say on stderr what the user should know about the config in effect (an ignored project file, an empty one)."""
+    for warning in loaded.warnings:
+        print(f"routesh: {warning}", file=sys.stderr)

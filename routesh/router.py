@@ -118,15 +118,15 @@ def _found_keywords(c: _Compiled, text: str) -> dict[str, str]:
 
 def fallback_chain(config: Config, route: str) -> tuple[str, ...]:
     """The route's fallbacks, depth first, each route once (cycles are rejected at load time)."""
-    out: list[str] = []
-
-    def walk(name: str) -> None:
-        for fb in config.routes[name].fallback:
-            if fb != route and fb not in out:
-                out.append(fb)
-                walk(fb)
-
-    walk(route)
+    out: dict[str, None] = {}
+    todo = [iter(config.routes[route].fallback)]  # iterative: a chain of 1,000 routes must not hit the stack
+    while todo:
+        fb = next(todo[-1], None)
+        if fb is None:
+            todo.pop()
+        elif fb != route and fb not in out:
+            out[fb] = None
+            todo.append(iter(config.routes[fb].fallback))
     return tuple(out)
 
 

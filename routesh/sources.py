@@ -13,7 +13,7 @@ from typing import Literal
 from .config import Config
 from .configfile import builtin_text, parse
 from .paths import config_dir, user_config_file
-from .yamlnodes import ConfigError, Problem
+from .yamlnodes import MAX_CHARS, ConfigError, Problem
 
 SourceKind = Literal["flag", "env", "project", "user", "builtin"]
 PROJECT_NAMES = (".routesh/routes.yaml", "routes.yaml")
@@ -86,46 +86,103 @@ def find_project_file(cwd: Path) -> Path | None:
 def read_config(path: Path) -> Config:
     """Parse one routes.yaml file; unreadable or non-UTF-8 files are ConfigErrors too."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:  # read at most what could be valid: /dev/zero or a huge log named by mistake
+            data = f.read(MAX_CHARS * 4 + 1)
     except FileNotFoundError:
         raise ConfigError([Problem(str(path), 0, "no such file; check the path, or run "
-                                                 "`routesh config show > PATH` to start from the default")]) from None
+                                                 f"`routesh config init {path}` to start from the default")]) from None
+    except IsADirectoryError:
+        raise ConfigError([Problem(str(path), 0, "is a directory, not a routes.yaml file")]) from None
     except OSError as exc:
         raise ConfigError([Problem(str(path), 0, f"cannot read it: {exc.strerror}")]) from None
+    return parse_bytes(data, str(path))
+
+
+def parse_bytes(data: bytes, file: str) -> Config:
+    """Validate a routes.yaml's bytes; too big or not UTF-8 is a located ConfigError too."""
+    if len(data) > MAX_CHARS * 4:
+        raise ConfigError([Problem(file, 0, f"the file is far too big for a routes.yaml "
+                                            f"(at most {MAX_CHARS // 1024 // 1024} MB)")])
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError([Problem(str(path), data.count(b"\n", 0, exc.start) + 1,
-                                   "not valid UTF-8; save the file as UTF-8")]) from None
-    return parse(text, str(path))
+        raise ConfigError([Problem(file, data.count(b"\n", 0, exc.start) + 1,
+                                   f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8")]) from None
+    return parse(text, file)
 
 
-def load(flag: str | None, env: Mapping[str, str], cwd: Path) -> Loaded:
+@dataclass(frozen=True)
+class Located:
+    """Which routes.yaml is in effect and why, found without reading it (so `config path` works on a broken file)."""
+
+    kind: SourceKind
+    path: Path | None
+    why: str
+    warnings: tuple[str, ...] = ()
+    blank: bool = False  # the user's file is empty: `routesh config show > it` truncated it before reading
+
+
+def locate(flag: str | None, env: Mapping[str, str], cwd: Path) -> Located:
     """--config > $ROUTESH_CONFIG > a trusted project file > the user's file > the built-in default."""
     if flag:
-        return Loaded(read_config(Path(flag).expanduser()), "flag", Path(flag))
+        return Located("flag", Path(flag).expanduser(), "given with --config")
     if env.get("ROUTESH_CONFIG"):
-        path = Path(env["ROUTESH_CONFIG"]).expanduser()
-        return Loaded(read_config(path), "env", path)
+        return Located("env", Path(env["ROUTESH_CONFIG"]).expanduser(), "named by $ROUTESH_CONFIG")
     warnings: list[str] = []
     project = find_project_file(cwd)
-    if project is not None and project.read_bytes() == builtin_text().encode("utf-8"):
-        project = None  # a copy of the built-in default changes nothing; no need to trust it
     if project is not None:
-        status = trust_status(project)
-        if status == "trusted":
-            return Loaded(read_config(project), "project", project)
         shown = _short(project, cwd)
-        if status == "changed":
+        try:
+            same_as_builtin = project.read_bytes() == builtin_text().encode("utf-8")
+            status = trust_status(project)
+        except OSError as exc:
+            same_as_builtin, status = False, "untrusted"
+            warnings.append(f"{shown} cannot be read ({exc.strerror}), so it is ignored")
+        if same_as_builtin:
+            pass  # a copy of the built-in default changes nothing; no need to trust it
+        elif status == "trusted":
+            return Located("project", project, "a project file you trusted with `routesh config trust`")
+        elif status == "changed":
             warnings.append(f"{shown} changed since you trusted it, so it is ignored; "
                             f"review it, then run `routesh config trust {shown}`")
-        else:
+        elif not warnings:
             warnings.append(f"{shown} is not trusted, so it is ignored; review it, then run "
                             f"`routesh config trust {shown}` to use it")
     user = user_config_file()
-    if user.is_file():
-        return Loaded(read_config(user), "user", user, tuple(warnings))
-    return Loaded(parse(builtin_text(), "<built-in routes.yaml>"), "builtin", None, tuple(warnings))
+    if user.exists() or user.is_symlink():
+        if user.is_file() and _blank(user):
+            return Located("user", user, "your own file, but it is empty", tuple(warnings), blank=True)
+        return Located("user", user, "your own file (no --config, $ROUTESH_CONFIG or trusted project file)",
+                       tuple(warnings))
+    return Located("builtin", None, f"there is no {user} (`routesh config init` writes one)", tuple(warnings))
+
+
+def _blank(path: Path) -> bool:
+    """True for an empty or whitespace-only file: what `routesh config show > routes.yaml` leaves while it runs."""
+    try:
+        return path.stat().st_size < 4096 and not path.read_bytes().strip()
+    except OSError:
+        return False  # reading it again reports the problem
+
+
+def load(flag: str | None, env: Mapping[str, str], cwd: Path, *, blank_ok: bool = False) -> Loaded:
+    """The config in effect (see locate), read and validated; raises ConfigError.
+
+    An empty user file is an error for what sends prompts; commands that only show things (blank_ok) fall back
+    to the built-in default with a warning, so that `config show`, `routes` and `doctor` still work.
+    """
+    where = locate(flag, env, cwd)
+    fix = "run `routesh config init --force` to write the default there with its comments, or delete the file"
+    if where.blank and not blank_ok:
+        raise ConfigError([Problem(str(where.path), 0, f"the file is empty; {fix}")])
+    if where.blank:
+        return Loaded(parse(builtin_text(), "<built-in routes.yaml>"), "builtin", None,
+                      (*where.warnings, f"{where.path} is empty, so the built-in default is shown; {fix}"))
+    if where.path is None:
+        config = parse(builtin_text(), "<built-in routes.yaml>")
+    else:
+        config = read_config(where.path)
+    return Loaded(config, where.kind, where.path, where.warnings)
 
 
 def _short(path: Path, cwd: Path) -> str:

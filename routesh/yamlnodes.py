@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,24 +29,40 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}" if self.line else f"{self.file}: {self.message}"
+        text = f"{self.file}:{self.line}: {self.message}" if self.line else f"{self.file}: {self.message}"
+        return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)  # a file's bytes never drive the terminal
+
+
+SHOWN_PROBLEMS = 20  # a file with thousands of mistakes gets the first ones and a count, not a flood
+MAX_CHARS = 4 * 1024 * 1024  # a routes.yaml with 1,000 rules is ~60 KB; anything this big is a mistake
+MAX_DEPTH = 40  # routes.yaml needs 6 levels; libyaml's composer recurses in C and crashes near 40,000
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# what YAML itself refuses to read (tab, LF, CR, NEL and the BOM are allowed), found before the parser so
+# the message can carry a line number
+_UNREADABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
+_CORE = "tag:yaml.org,2002:"
+_PLAIN_TAGS = frozenset(_CORE + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp",
+                                            "merge"))
 
 
 class ConfigError(UserError):
     """All the problems found in one config file, reported together."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        lines = [str(p) for p in problems]
-        if len(lines) > 1:
-            lines.insert(0, f"{len(lines)} problems in the config:")
+        lines = [str(p) for p in problems[:SHOWN_PROBLEMS]]
+        if len(problems) > SHOWN_PROBLEMS:
+            lines.append(f"… and {len(problems) - SHOWN_PROBLEMS} more; fix these first")
+        if len(problems) > 1:
+            lines.insert(0, f"{len(problems)} problems in the config:")
         super().__init__("\n".join(lines))
         self.problems = problems
 
 
 def compose(text: str, file: str) -> Node | None:
-    """Parse YAML text into a node tree, turning syntax errors into a located ConfigError."""
+    """Parse YAML text into a node tree of plain data, turning every failure into a located ConfigError."""
+    _check_text(text, file)
     try:
-        return yaml.compose(text, Loader=_Loader)
+        root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
@@ -53,6 +71,71 @@ def compose(text: str, file: str) -> Node | None:
         raise ConfigError([Problem(file, line, f"invalid YAML: {what} ({hint})")]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([Problem(file, 0, f"invalid YAML: {exc}")]) from None
+    except RecursionError:  # the pure-Python composer, when libyaml is missing
+        raise ConfigError([Problem(file, 0, f"nested more than {MAX_DEPTH} levels deep")]) from None
+    if root is not None:
+        _check_tags(root, file)
+    return root
+
+
+def _check_text(text: str, file: str) -> None:
+    """Size, characters YAML refuses and nesting depth, each located, before the parser sees the text."""
+    if len(text) > MAX_CHARS:
+        raise ConfigError([Problem(file, 0, f"the file is {len(text) / 1e6:.1f} MB; a routes.yaml may be at most "
+                                            f"{MAX_CHARS // 1024 // 1024} MB")])
+    bad = _UNREADABLE.search(text)
+    if bad is not None:
+        line = text.count("\n", 0, bad.start()) + 1
+        column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+        raise ConfigError([Problem(file, line, f"control character U+{ord(bad.group()):04X} at column {column}; "
+                                               "remove it (YAML allows only printable text, tabs and newlines)")])
+    # a cheap upper bound on the nesting depth; only a file that could be deep pays for an exact count
+    bound = text.count("[") + text.count("{") + 2 * max(map(len, text.split("\n"))) + 2
+    if bound > 10_000:
+        _check_depth(text, file)
+
+
+def _check_depth(text: str, file: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH, counted on the parser's events (iterative, so it cannot crash)."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise ConfigError([Problem(file, event.start_mark.line + 1,
+                                               f"nested more than {MAX_DEPTH} levels deep; routes.yaml needs 6")])
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # compose reports syntax errors with their line
+
+
+def _check_tags(root: Node, file: str) -> None:
+    """routes.yaml is plain data: an explicit tag such as !!python/object is an error naming the tag and line.
+
+    Nothing is ever constructed from a tag (only the node tree is read); this says so instead of ignoring it.
+    Each node is visited once, so aliases (billion laughs) cost no more than the text.
+    """
+    problems: list[Problem] = []
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.tag not in _PLAIN_TAGS:
+            shown = "!!" + node.tag[len(_CORE):] if node.tag.startswith(_CORE) else node.tag
+            problems.append(Problem(file, line_of(node), f"the tag {shown} is not allowed: routes.yaml holds "
+                                                         "plain data (text, numbers, lists, mappings); remove it"))
+        if isinstance(node, MappingNode):
+            for k, v in node.value:
+                stack += (v, k)
+        elif isinstance(node, SequenceNode):
+            stack += reversed(node.value)
+    if problems:
+        raise ConfigError(sorted(problems, key=lambda p: p.line))
 
 
 def line_of(node: Node) -> int:
@@ -61,8 +144,11 @@ def line_of(node: Node) -> int:
 
 
 def did_you_mean(word: str, choices: Any) -> str:
-    """' (did you mean 'x'?)' when a close match exists, else ''."""
-    match = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
+    """' (did you mean 'x'?)' when a close match exists, else '' (and '' among thousands: it would be slow)."""
+    names = [str(c) for c in choices]
+    if len(names) > 1000 or len(word) > 200:
+        return ""
+    match = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
     return f" (did you mean '{match[0]}'?)" if match else ""
 
 
@@ -77,6 +163,12 @@ def kind(node: Node) -> str:
     if isinstance(node, SequenceNode):
         return "seq"
     return node.tag.rsplit(":", 1)[-1]
+
+
+def _short(value: float) -> str:
+    """A number as the user wrote it, cut short when it is enormous."""
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return text if len(text) <= 20 else text[:17] + "…"
 
 
 class Reader:
@@ -109,6 +201,9 @@ class Reader:
                 self.fail(knode, f"{where}: keys must be plain names")
                 continue
             key = str(knode.value)
+            if knode.tag.endswith(":merge"):
+                self.fail(knode, f"{where}: merge keys (<<) are not supported; write the keys out")
+                continue
             if key in out:
                 self.fail(knode, f"{where}: '{key}' appears twice; keep one")
                 continue
@@ -139,8 +234,12 @@ class Reader:
         """A converted scalar of the wanted kind, or None (with a problem recorded)."""
         if not self.expect(node, want, where):
             return None
-        value = yaml.constructor.SafeConstructor().construct_object(node)
-        return float(value) if want == "float" else value
+        try:
+            value = yaml.constructor.SafeConstructor().construct_object(node)
+            return float(value) if want == "float" else value
+        except (ValueError, OverflowError):  # an int of more than 4,300 digits, or too big for a float
+            self.fail(node, f"{where}: '{str(node.value)[:20]}…' is not a usable number")
+            return None
 
     def string(self, node: Node | None, where: str, choices: tuple[str, ...] | None = None) -> str | None:
         """A string, checked against choices when given (numbers are accepted as strings)."""
@@ -155,13 +254,19 @@ class Reader:
             return None
         return value
 
-    def number(self, node: Node | None, want: str, where: str, minimum: float | None = None) -> Any:
-        """An int or float, checked against a minimum."""
+    def number(self, node: Node | None, want: str, where: str, minimum: float, maximum: float) -> Any:
+        """A finite int or float within [minimum, maximum] (.nan and .inf would disable a limit silently)."""
         if node is None:
             return None
         value = self.scalar(node, want, where)
-        if value is not None and minimum is not None and value < minimum:
-            self.fail(node, f"{where}: must be at least {minimum:g}, got {value}")
+        if value is None:
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            self.fail(node, f"{where}: must be a finite number, got {node.value}")
+            return None
+        if not minimum <= value <= maximum:
+            bound = f"at least {minimum:g}" if value < minimum else f"at most {maximum:g}"
+            self.fail(node, f"{where}: must be {bound}, got {_short(value)}")
             return None
         return value
 
@@ -187,9 +292,3 @@ class Reader:
             return []
         assert isinstance(node, SequenceNode)
         return list(node.value)
-
-    def check(self, ok: bool, node: Node | None, message: str) -> bool:
-        """Record a problem when a cross-check fails."""
-        if not ok:
-            self.fail(node, message)
-        return ok

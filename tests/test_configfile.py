@@ -151,3 +151,149 @@ def test_claude_code_routes_need_an_anthropic_provider():
 def test_subscription_providers_only_through_claude_code():
     ps = problems("routes: {default: {provider: a, model: m}}\nproviders: {a: {type: anthropic, auth: subscription}}\n")
     assert any("only Claude Code can use" in p for p in ps)
+
+
+MINI = "routes:\n  default: {provider: a, model: m}\nproviders: {a: {type: openai}}\n"
+
+
+@pytest.mark.parametrize("text", [
+    "routes: {}\nproviders: {a: {type: openai}}\n",
+    "routes:\nproviders: {a: {type: openai}}\n",
+    "providers: {a: {type: openai}}\nroutes: []\n",
+    "providers: {a: {type: openai}}\nroutes: ~\ndefault_route: default\n",
+])
+def test_empty_routes_are_an_error_at_their_line(text):
+    ps = problems(text)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if t.startswith("routes:"))
+    assert any(p.startswith(f"routes.yaml:{line}: routes: is empty; add at least one") for p in ps), ps
+
+
+# (field, where it goes in MINI, its minimum, its maximum) for every number in routes.yaml
+NUMBERS = [
+    ("max_output_tokens", "route", 1, 100_000_000), ("timeout_s", "route", 0.1, 86_400),
+    ("retries", "route", 0, 10), ("min_tokens", "rule", 0, 100_000_000), ("max_tokens", "rule", 0, 100_000_000),
+    ("daily_usd", "budget", 0, 1_000_000), ("monthly_usd", "budget", 0, 1_000_000),
+    ("input", "model", 0, 10_000), ("output", "model", 0, 10_000), ("cache_read", "model", 0, 10_000),
+    ("cache_write", "model", 0, 10_000), ("context_window", "model", 1, 100_000_000),
+    ("long_context_threshold", "code", 1, 100_000_000), ("version", "top", 0, 1_000),
+]
+
+
+def with_number(field: str, place: str, value: str) -> tuple[str, int]:
+    """MINI with one number set; returns the text and the line the number is on."""
+    extra = {"route": f"  r: {{provider: a, model: m, {field}: {value}}}\n",
+             "rule": f"rules:\n  - {{{field}: {value}, route: default}}\n",
+             "budget": f"profiles:\n  p:\n    budget: {{{field}: {value}}}\n",
+             "model": f"models:\n  m: {{{field}: {value}}}\n",
+             "code": f"code: {{{field}: {value}}}\n",
+             "top": f"{field}: {value}\n"}[place]
+    if place == "route":
+        text = MINI.replace("providers:", extra + "providers:")
+    else:
+        text = MINI + extra
+    return text, len(text.splitlines()) - (0 if place in ("route",) else 0) - (1 if place == "route" else 0)
+
+
+@pytest.mark.parametrize(("field", "place", "lo", "hi"), NUMBERS)
+@pytest.mark.parametrize(("value", "why"), [
+    (".nan", "must be a finite number"), (".NaN", "must be a finite number"), (".inf", "must be a finite number"),
+    ("-.inf", "must be a finite number"), ("1.0e+999", "must be a finite number"),
+    ("-1", "must be at least"), ("1" + "0" * 30, "must be at most"), ("9" * 5000, "is not a usable number"),
+    ("true", "expected a"), ("'5'", "expected a"), ("[1]", "expected a"), ("{a: 1}", "expected a"),
+    ("~", "expected a"), ("2024-01-01", "expected a"),
+])
+def test_every_number_rejects_what_would_break_it(field, place, lo, hi, value, why):
+    text, _ = with_number(field, place, value)
+    whole = field in ("max_output_tokens", "retries", "min_tokens", "max_tokens", "context_window",
+                      "long_context_threshold", "version")
+    if whole and why == "must be a finite number":
+        why = "expected a whole number, got a number"
+    ps = problems(text)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if f"{field}: {value}" in t)
+    assert any(p.startswith(f"routes.yaml:{line}:") and field in p and why in p for p in ps), ps
+    assert value not in ("9" * 5000,) or all(len(p) < 300 for p in ps)
+
+
+@pytest.mark.parametrize(("field", "place", "lo", "hi"), [n for n in NUMBERS if n[0] != "version"])
+def test_every_number_accepts_its_bounds(field, place, lo, hi):
+    for value in (lo, hi):
+        text, _ = with_number(field, place, repr(value))
+        try:
+            parse(text, "routes.yaml")
+        except ConfigError as exc:
+            assert field not in str(exc), str(exc)
+
+
+def chain(n: int, width: int = 2) -> str:
+    """n routes, each falling back to the next `width` ones: cycle-free, with exponentially many paths."""
+    lines = ["providers: {a: {type: openai}}", "default_route: r0", "routes:"]
+    for i in range(n):
+        fb = ", ".join(f"r{j}" for j in range(i + 1, min(n, i + 1 + width)))
+        lines.append(f"  r{i}: {{provider: a, model: m, fallback: [{fb}]}}")
+    return "\n".join(lines) + "\n"
+
+
+def test_fallback_graph_checks_are_linear():
+    import time
+
+    from routesh.router import fallback_chain
+
+    timings = []
+    for n in (500, 2_000):
+        start = time.perf_counter()
+        config = parse(chain(n), "routes.yaml")
+        assert fallback_chain(config, "r0") == tuple(f"r{i}" for i in range(1, n))
+        timings.append(time.perf_counter() - start)
+    assert timings[1] < 12 * timings[0] + 0.5, timings  # 4x the routes, not 16x or 2^1500x the time
+
+
+def test_a_long_linear_chain_loads_and_routes():
+    from routesh.router import fallback_chain
+
+    config = parse(chain(1_100, width=1), "routes.yaml")
+    assert len(fallback_chain(config, "r0")) == 1_099
+
+
+def test_cycles_are_still_found_each_once():
+    text = chain(40).replace("fallback: [r39]", "fallback: [r0, r20]").replace("r5: {provider: a, model: m, "
+                                                                                "fallback: [r6, r7]",
+                                                                                "r5: {provider: a, model: m, "
+                                                                                "fallback: [r6, r7, r5]")
+    ps = [p for p in problems(text) if "fallback cycle" in p]
+    assert any("r5 → r5" in p for p in ps) and any(p.endswith("remove one of these fallbacks") for p in ps)
+    assert len(ps) == len(set(ps))
+
+
+@pytest.mark.parametrize(("section", "value", "needle"), [
+    ("rules", "{a: 1}", "rules: expected a list, got a mapping"),
+    ("rules", "~", "rules: expected a list, got nothing"),
+    ("profiles", "[p]", "profiles: expected a mapping, got a list"),
+    ("models", "5", "models: expected a mapping, got a whole number"),
+    ("code", "[]", "code: expected a mapping, got a list"),
+    ("claude", "yes", "claude: expected a mapping, got true or false"),
+    ("default_route", "[default]", "default_route: expected a string, got a list"),
+])
+def test_sections_of_the_wrong_type_are_named(section, value, needle):
+    ps = problems(MINI + f"{section}: {value}\n")
+    assert any(p.startswith("routes.yaml:4:") and needle in p for p in ps), ps
+
+
+def test_providers_of_the_wrong_type_are_named():
+    ps = problems("routes:\n  default: {provider: a, model: m}\nproviders: [a]\n")
+    assert any(p.startswith("routes.yaml:3:") and "providers: expected a mapping, got a list" in p for p in ps), ps
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("fallback", "~"), ("fallback", "{a: 1}"), ("env", "~"), ("env", "[a]"), ("env", "{A: [1]}"),
+    ("system", "[a]"), ("via", "~"), ("allow_upgrade", "'yes'"), ("provider", "~"), ("model", "{a: 1}"),
+])
+def test_route_fields_of_the_wrong_type_are_named(key, value):
+    ps = problems(MINI.replace("model: m}", f"model: m, {key}: {value}}}".replace("model: m, model:", "model:")))
+    assert any(p.startswith("routes.yaml:2:") and key in p for p in ps), ps
+
+
+def test_duplicate_keys_at_every_level():
+    ps = problems("routes:\n  default: {provider: a, model: m, model: n}\nproviders: {a: {type: openai}}\n"
+                  "providers: {}\n")
+    assert any(p.startswith("routes.yaml:2:") and "'model' appears twice" in p for p in ps)
+    assert any(p.startswith("routes.yaml:4:") and "'providers' appears twice" in p for p in ps)

@@ -1,4 +1,4 @@
-"""`routesh config check|show|trust` and `routesh routes`."""
+"""`routesh config check|show|trust` and `routesh routes` (init, path and edit live in config_edit)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..context import build
+from ..context import announce, build
 from ..errors import UserError
 from ..sources import find_project_file, read_config, trust
 
@@ -17,18 +17,27 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def add_parser(p: argparse.ArgumentParser) -> Handler:
-    """Check, show or trust a routes.yaml."""
-    p.description = "Check, show or trust a routes.yaml."
+    """Check, show, trust, start, locate or edit a routes.yaml."""
+    p.description = "Check, show or trust a routes.yaml; start one from the built-in default; edit it safely."
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     c = sub.add_parser("check", help="validate a routes.yaml (default: the one in effect); exit 2 on errors")
     c.add_argument("path", nargs="?")
     sub.add_parser("show", help="print the effective config, defaults filled in")
     t = sub.add_parser("trust", help="allow a project's routes.yaml to be used (it can send your keys anywhere)")
     t.add_argument("path", nargs="?")
+    i = sub.add_parser("init", help="write the built-in routes.yaml, with its comments, to your config path")
+    i.add_argument("path", nargs="?", help="where to write it (default: the user config path)")
+    i.add_argument("--force", action="store_true", help="replace an existing file, keeping it as a backup")
+    sub.add_parser("path", help="print which routes.yaml is in use, and why")
+    sub.add_parser("edit", help="open the routes.yaml in use in $EDITOR; keep the previous one if the edit is broken")
     return _run
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.action in ("init", "path", "edit"):
+        from . import config_edit
+
+        return {"init": config_edit.init, "path": config_edit.path, "edit": config_edit.edit}[args.action](args)
     if args.action == "check":
         return check(args)
     if args.action == "show":
@@ -42,12 +51,13 @@ def check(args: argparse.Namespace) -> int:
         config, where = read_config(Path(args.path)), args.path
     else:
         ctx = build(args.config, args.profile)
+        announce(ctx.loaded)
         config, where = ctx.config, str(ctx.loaded.path or "the built-in default")
-    print(f"ok: {where}: {_summary(config)}")
+    print(f"ok: {where}: {summary(config)}")
     return 0
 
 
-def _summary(c: Config) -> str:
+def summary(c: Config) -> str:
     n = lambda k, word: f"{k} {word}{'' if k == 1 else 's'}"  # noqa: E731
     return ", ".join((n(len(c.providers), "provider"), n(len(c.routes), "route"), n(len(c.rules), "rule"),
                       n(len(c.profiles), "profile"))) + \
@@ -58,7 +68,8 @@ def show(args: argparse.Namespace) -> int:
     """Print the config in effect as YAML, with where it came from."""
     import yaml
 
-    ctx = build(args.config, args.profile)
+    ctx = build(args.config, args.profile, blank_ok=True)
+    announce(ctx.loaded)
     origin = str(ctx.loaded.path) if ctx.loaded.path else "the built-in default"
     print(f"# effective config, from {origin} ({ctx.loaded.kind})")
     print(yaml.safe_dump(as_data(ctx.config), sort_keys=False, allow_unicode=True, width=100), end="")
@@ -120,7 +131,7 @@ def trust_cmd(args: argparse.Namespace) -> int:
         raise UserError("no project routes.yaml here or above; give its path: routesh config trust PATH")
     config = read_config(path)  # refuse to trust a file that does not load
     digest = trust(path)
-    print(f"trusted {path} (sha256 {digest[:12]}…): {_summary(config)}")
+    print(f"trusted {path} (sha256 {digest[:12]}…): {summary(config)}")
     print("it is used from now on in this project; any edit makes it untrusted again until you re-run this")
     return 0
 
@@ -132,7 +143,8 @@ def add_routes_parser(p: argparse.ArgumentParser) -> Handler:
     def run(args: argparse.Namespace) -> int:
         from ..render import console, show_routes
 
-        ctx = build(args.config, args.profile)
+        ctx = build(args.config, args.profile, blank_ok=True)
+        announce(ctx.loaded)
         show_routes(console(), ctx.config)
         return 0
 

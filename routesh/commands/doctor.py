@@ -50,14 +50,14 @@ def collect(config_flag: str | None, profile_flag: str | None) -> list[Check]:
 
     checks: list[Check] = []
     try:
-        ctx = build(config_flag, profile_flag)
+        ctx = build(config_flag, profile_flag, blank_ok=True)  # an empty user file is reported, not a dead end
     except UserError as exc:
         return [Check("config", False, str(exc), "fix the lines named above, then run `routesh config check`")]
     src = ctx.loaded
     where = str(src.path) if src.path else "the built-in default"
     checks.append(Check("config", True, f"{where} ({src.kind}); profile {ctx.choice.name}: {ctx.choice.why}"))
     for w in src.warnings:
-        checks.append(Check("config", True, w, warn=True))
+        checks.append(Check("config", " is empty, " not in w, w, warn=True))
     checks += _keyring_checks(ctx)
     checks += _endpoint_checks(ctx)
     checks.append(_claude_check(ctx.config.claude_path))

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from ..cli import add_global_options
 from ..config import Config
-from ..context import Context, build
+from ..context import Context, announce, build
 from ..errors import UserError
 from ..yamlnodes import did_you_mean
 
@@ -36,7 +36,8 @@ def add_parser(p: argparse.ArgumentParser) -> Handler:
 def _run(args: argparse.Namespace) -> int:
     from ..secrets import KeyringUnavailable
 
-    ctx = build(args.config, getattr(args, "profile", None))
+    ctx = build(args.config, getattr(args, "profile", None), blank_ok=args.action == "list")
+    announce(ctx.loaded)
     try:
         if args.action == "set":
             return _set(ctx, args.provider)

@@ -82,9 +82,11 @@ def add_stats_parser(p: argparse.ArgumentParser) -> Handler:
         else:
             catalog = Catalog()
             try:
-                from ..context import build
+                from ..context import announce, build
 
-                catalog = build(args.config, None).catalog
+                ctx = build(args.config, None, blank_ok=True)
+                announce(ctx.loaded)
+                catalog = ctx.catalog
             except UserError:
                 pass  # stats still work with built-in prices when routes.yaml is broken
 
