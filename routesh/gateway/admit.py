@@ -41,6 +41,31 @@ class Job:
     committed: bool = False  # the client has received the first byte
 
 
+def shape_problem(body: dict[str, Any], *, need_model: bool = True) -> str | None:
+    """What makes a Messages request malformed where the gateway reads it, or None (the provider checks the rest)."""
+    if need_model and not isinstance(body.get("model"), str):
+        return "model and messages are required"
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return "model and messages are required" if need_model else "messages must be a list"
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
+            return f"messages[{i}] must be an object with a role"
+        if not _blocks_ok(m.get("content")):
+            return f"messages[{i}].content must be a string or a list of content blocks"
+    if "system" in body and body["system"] is not None and not _blocks_ok(body["system"]):
+        return "system must be a string or a list of content blocks"
+    tools = body.get("tools")
+    if tools is not None and not (isinstance(tools, list) and all(isinstance(t, dict) for t in tools)):
+        return "tools must be a list of objects"
+    return None
+
+
+def _blocks_ok(content: Any) -> bool:
+    return isinstance(content, str) or (isinstance(content, list) and all(
+        isinstance(b, dict) and isinstance(b.get("type", ""), str) for b in content))
+
+
 class Admission:
     """Turns a request into a Job and decides whether it may be sent, and where."""
 
@@ -64,10 +89,12 @@ class Admission:
         try:
             text = req.body.decode("utf-8")
             body, spans = jsonsplice.parse_object(text)
-            if not isinstance(body.get("messages"), list) or not isinstance(body.get("model"), str):
-                raise ValueError("model and messages are required")
-        except (UnicodeDecodeError, ValueError) as exc:
-            respond(writer, 400, error_body(400, f"invalid request body: {exc}"), keep=req.keep_alive)
+            problem = shape_problem(body)
+            if problem:
+                raise ValueError(problem)
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            why = "JSON nested too deeply" if isinstance(exc, RecursionError) else exc
+            respond(writer, 400, error_body(400, f"invalid request body: {why}"), keep=req.keep_alive)
             return req.keep_alive
         cls = classify(body, config, datetime.now(), raw=req.body, headers=req.headers)
         prompt = latest_user_text(body["messages"])

@@ -16,8 +16,10 @@ from .framing import error_body, respond
 from .sniff import AnthropicSniffer, usage_of_message
 
 HIGH_WATER = 256 * 1024  # client write buffer above which the upstream is paused
-_DROP_RESPONSE = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive", "set-cookie",
-                            "alt-svc", "server", "date"})
+# Upstream response headers that mean something to Claude Code; everything else (hop-by-hop framing, cookies,
+# caching, the upstream's server and tracing headers) stays at the gateway.
+_PASS_RESPONSE = frozenset({"request-id", "x-request-id", "x-should-retry", "retry-after", "retry-after-ms"})
+_PASS_PREFIX = "anthropic-"  # rate limits, organization
 
 
 class Relay:
@@ -50,7 +52,8 @@ class Relay:
         out = [("x-routesh-request-id", rec.job.request_id), ("x-routesh-route", rec.route.name),
                ("x-routesh-class", rec.job.cls.kind)]
         if not openai:
-            out += [(k, v) for k, v in head.headers if k not in _DROP_RESPONSE and k != "content-type"]
+            out += [(k, scrub(v, self._secrets)) for k, v in head.headers
+                    if k in _PASS_RESPONSE or k.startswith(_PASS_PREFIX)]
         return out
 
     async def _relay_stream(self, rec: AttemptInfo, conn: Conn, head: Head, writer: asyncio.StreamWriter,

@@ -39,12 +39,12 @@ from .admit import Admission
 from .attempts import Attempts, Failure, retry_after_seconds, scrub
 from .client import Pool
 from .framing import Request, error_body
-from .front import FrontDoor
+from .front import FrontDoor, Limits
 from .records import LedgerWriter, Log, Records, _stderr
 from .relay import Relay
 
-__all__ = ["Failure", "Gateway", "LedgerWriter", "Request", "RunningGateway", "bind", "error_body", "is_loopback",
-           "retry_after_seconds", "scrub", "serve_forever"]
+__all__ = ["Failure", "Gateway", "LedgerWriter", "Limits", "Request", "RunningGateway", "bind", "error_body",
+           "is_loopback", "retry_after_seconds", "scrub", "serve_forever"]
 
 RELOAD_CHECK_S = 1.0
 
@@ -65,7 +65,7 @@ class Gateway(FrontDoor, Admission, Attempts, Relay, Records):
     def __init__(self, ctx: Context, token: str, *, verbose: bool = False, log: Log = _stderr,
                  ledger: LedgerWriter | None = None, key_fn: KeyFn | None = None,
                  rng: random.Random | None = None, sleep: Callable[[float], Any] | None = None,
-                 reload: bool = True) -> None:
+                 reload: bool = True, limits: Limits | None = None) -> None:
         if not token:
             raise ValueError("the gateway needs a token")
         self._token = token.encode()
@@ -84,6 +84,8 @@ class Gateway(FrontDoor, Admission, Attempts, Relay, Records):
         self.pool = Pool()
         self.requests = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._limits = limits or Limits.for_this_process()
+        self._clients: dict[asyncio.BaseTransport, bool] = {}
 
     # -- config and keys ----------------------------------------------------------------------------------
 
