@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
+import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,14 @@ class Job:
     started: float
     bodies: dict[str, bytes] = field(default_factory=dict)  # per route: the forwarded body
     committed: bool = False  # the client has received the first byte
+
+_ID_PREFIX = os.urandom(4).hex()
+_ID_COUNTER = itertools.count(1)
+
+
+def new_request_id() -> str:
+    """16 hex characters, unique in this process: a random prefix drawn once, then a counter (no syscall per id)."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFF:08x}"
 
 
 def shape_problem(body: dict[str, Any], *, need_model: bool = True) -> str | None:
@@ -98,7 +107,7 @@ class Admission:
             return req.keep_alive
         cls = classify(body, config, datetime.now(), raw=req.body, headers=req.headers)
         prompt = latest_user_text(body["messages"])
-        job = Job(uuid.uuid4().hex[:16], req, text, body, spans, cls, body.get("stream") is True, prompt,
+        job = Job(new_request_id(), req, text, body, spans, cls, body.get("stream") is True, prompt,
                    hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).hexdigest(),
                    req.headers.get("x-claude-code-session-id"), started)
         decision = Decision(cls.route, prompt, cls.rule, cls.prefix, cls.reason, fallback_chain(config, cls.route),

@@ -3,103 +3,28 @@
 from __future__ import annotations
 
 import json
-import queue
-import sys
-import threading
 import time
-from collections.abc import Callable, Mapping
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from ..config import Profile, Provider, Route
+from ..config import Provider, Route
 from ..events import AttemptRecord
-from ..policy import day_start, month_start
 from .attempts import scrub
+from .ledger_writer import LedgerWriter, Log
 
 if TYPE_CHECKING:
     from ..context import Context
     from .admit import Job
     from .attempts import AttemptInfo
 
-Log = Callable[[str], None]
+PROMPT_CAP = 16_384  # characters of a prompt the ledger keeps (log_prompts); the hash and length cover all of it
 
 
-def _stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
-class LedgerWriter:
-    """Writes attempts on a background thread, so the relay never waits for SQLite; keeps budget totals warm."""
-
-    def __init__(self, path: str | None, profile: Profile | None = None, log: Log = _stderr) -> None:
-        self._path = path
-        self._q: queue.SimpleQueue[AttemptRecord | None] = queue.SimpleQueue()
-        self._log = log
-        self._budget_profile = profile.name if profile is not None and profile.budget is not None else None
-        self._queued_cost = 0.0  # written by the loop's thread only
-        self._written_cost = 0.0  # written by the ledger thread only
-        self._base: tuple[float, float, float] = (0.0, 0.0, 0.0)  # spent today, this month, _written_cost then
-        self._thread = threading.Thread(target=self._run, name="routesh-ledger", daemon=True)
-        self._thread.start()
-
-    def record(self, rec: AttemptRecord) -> None:
-        """Queue one row (never blocks, never raises)."""
-        if rec.cost_usd:
-            self._queued_cost += rec.cost_usd
-        self._q.put(rec)
-
-    def spent_now(self) -> tuple[float, float]:
-        """Spend today and this month for the budget profile, counting rows still queued."""
-        today, month, seen = self._base
-        unseen = self._queued_cost - seen
-        return today + unseen, month + unseen
-
-    def _run(self) -> None:
-        try:
-            from ..ledger import Ledger
-
-            ledger = Ledger(self._path) if self._path else Ledger()
-        except Exception as exc:  # noqa: BLE001 - no ledger must not mean no answers
-            self._log(f"routesh: warning: usage ledger unavailable ({type(exc).__name__}); requests are not recorded")
-            while self._q.get() is not None:
-                pass
-            return
-        self._refresh(ledger)
-        last = time.monotonic()
-        while True:
-            try:
-                rec = self._q.get(timeout=5)
-            except queue.Empty:
-                rec = False  # type: ignore[assignment]
-            if rec is None:
-                break
-            if isinstance(rec, AttemptRecord):
-                ledger.record(rec)
-                if rec.cost_usd:
-                    self._written_cost += rec.cost_usd
-            if self._budget_profile and time.monotonic() - last > 5:
-                self._refresh(ledger)
-                last = time.monotonic()
-        ledger.close()
-
-    def _refresh(self, ledger: Any) -> None:
-        if not self._budget_profile:
-            return
-        now = datetime.now()
-        seen = self._written_cost
-        try:
-            self._base = (ledger.spent(self._budget_profile, day_start(now).timestamp()),
-                          ledger.spent(self._budget_profile, month_start(now).timestamp()), seen)
-        except Exception:  # noqa: BLE001 - a budget that cannot be read is checked against the last totals
-            pass
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Write what is queued, then stop."""
-        self._q.put(None)
-        self._thread.join(timeout)
-
-
-# ------------------------------------------------------------------------------------------------ requests
+def capped(prompt: str) -> str:
+    """The prompt as stored: whole when short, else its start and a note of what was left out."""
+    if len(prompt) <= PROMPT_CAP:
+        return prompt
+    return prompt[:PROMPT_CAP] + f"\n[… {len(prompt) - PROMPT_CAP} more characters not stored]"
 
 
 class Records:
@@ -142,7 +67,7 @@ class Records:
                 input_tokens=tin, output_tokens=tout, cache_read_tokens=cread, cache_write_tokens=cwrite,
                 cost_usd=cost, latency_ms=latency_ms, ttft_ms=ttft_ms, error=error, rule=job.cls.label,
                 prompt_sha256=job.prompt_sha, prompt_chars=len(job.prompt),
-                prompt=job.prompt if profile.log_prompts else None, tag=None, session_id=job.session,
+                prompt=capped(job.prompt) if profile.log_prompts else None, tag=None, session_id=job.session,
                 extra={"class": job.cls.kind, "signals": ",".join(job.cls.signals),
                        "stream": "true" if job.stream else "false"},
             ))

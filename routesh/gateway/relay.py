@@ -52,8 +52,11 @@ class Relay:
         out = [("x-routesh-request-id", rec.job.request_id), ("x-routesh-route", rec.route.name),
                ("x-routesh-class", rec.job.cls.kind)]
         if not openai:
-            out += [(k, scrub(v, self._secrets)) for k, v in head.headers
-                    if k in _PASS_RESPONSE or k.startswith(_PASS_PREFIX)]
+            passed = [(k, v) for k, v in head.headers if k in _PASS_RESPONSE or k.startswith(_PASS_PREFIX)]
+            values = "\n".join(v for _, v in passed)
+            if scrub(values, self._secrets) != values:  # one scan for the usual case: nothing to cut
+                passed = [(k, scrub(v, self._secrets)) for k, v in passed]
+            out += passed
         return out
 
     async def _relay_stream(self, rec: AttemptInfo, conn: Conn, head: Head, writer: asyncio.StreamWriter,

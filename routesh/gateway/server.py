@@ -40,7 +40,8 @@ from .attempts import Attempts, Failure, retry_after_seconds, scrub
 from .client import Pool
 from .framing import Request, error_body
 from .front import FrontDoor, Limits
-from .records import LedgerWriter, Log, Records, _stderr
+from .ledger_writer import LedgerWriter, Log, _stderr
+from .records import Records
 from .relay import Relay
 
 __all__ = ["Failure", "Gateway", "LedgerWriter", "Limits", "Request", "RunningGateway", "bind", "error_body",
