@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from . import offload
 from .admit import shape_problem
 from .classify import SENTINELS
 from .framing import MAX_HEAD, BadRequest, Request, error_body, read_body, read_head, respond
@@ -73,6 +74,7 @@ class FrontDoor:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         self.pool.close()
+        offload.shutdown()
 
     def _admit_connection(self, transport: asyncio.BaseTransport) -> bool:
         """Room for one more connection: at the limit the oldest idle one is closed; False when all are busy."""
