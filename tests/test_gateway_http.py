@@ -15,12 +15,12 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import h11
 import pytest
-from test_gateway_server import ANTH_KEY, CONFIG, GW, OAI_KEY, TOKEN, _gateway, msg
+from test_gateway_server import ANTH_KEY, GW, TOKEN, msg
+from test_gateway_server import gw as gw  # noqa: F401 - fixture
 from upstream import Fault, Upstream, upstream_fixture  # noqa: F401 - fixture
 
 from routesh.gateway.framing import MAX_BODY
@@ -29,15 +29,9 @@ from routesh.gateway.front import Limits
 LIMITS = Limits(connections=64, head_timeout=1.0, idle_timeout=2.0, body_timeout=1.0)
 
 
-@pytest.fixture
-def gw(upstream: Upstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GW]:
-    monkeypatch.setenv("GW_TEST_ANTH_KEY", ANTH_KEY)
-    monkeypatch.setenv("GW_TEST_OAI_KEY", OAI_KEY)
-    cfg = tmp_path / "routes.yaml"
-    cfg.write_text(CONFIG.format(url=upstream.url))
-    for g in _gateway(upstream, tmp_path, cfg, None):
-        g.gateway._limits = LIMITS
-        yield g
+@pytest.fixture(autouse=True)
+def _tight_limits(gw: GW) -> None:  # noqa: F811
+    gw.gateway._limits = LIMITS
 
 
 def host(gw: GW) -> str:

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..policy import apply_budget, check, check_budget
 from ..router import Decision, fallback_chain
-from . import jsonsplice
+from . import jsonsplice, offload
 from .classify import Classification, classify, latest_user_text, outgoing_text
 from .framing import Request, error_body, respond
 
 if TYPE_CHECKING:
-    from ..config import Provider, Route
+    from ..config import Config, Provider, Route
     from ..context import Context
     from .records import LedgerWriter
 
@@ -75,6 +75,23 @@ def _blocks_ok(content: Any) -> bool:
         isinstance(b, dict) and isinstance(b.get("type", ""), str) for b in content))
 
 
+def _prepare(req: Request, config: Config, started: float) -> Job | str:
+    """The request parsed, checked and classified, or why it is malformed (may run on a thread: large bodies)."""
+    try:
+        text = req.body.decode("utf-8")
+        body, spans = jsonsplice.parse_object(text)
+        problem = shape_problem(body)
+        if problem:
+            raise ValueError(problem)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return "JSON nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+    cls = classify(body, config, datetime.now(), raw=req.body, headers=req.headers)
+    prompt = latest_user_text(body["messages"])
+    return Job(new_request_id(), req, text, body, spans, cls, body.get("stream") is True, prompt,
+               hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).hexdigest(),
+               req.headers.get("x-claude-code-session-id"), started)
+
+
 class Admission:
     """Turns a request into a Job and decides whether it may be sent, and where."""
 
@@ -95,28 +112,19 @@ class Admission:
         started = time.time()
         ctx = self.ctx
         config, profile = ctx.config, ctx.profile
-        try:
-            text = req.body.decode("utf-8")
-            body, spans = jsonsplice.parse_object(text)
-            problem = shape_problem(body)
-            if problem:
-                raise ValueError(problem)
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            why = "JSON nested too deeply" if isinstance(exc, RecursionError) else exc
-            respond(writer, 400, error_body(400, f"invalid request body: {why}"), keep=req.keep_alive)
+        prepared = await offload.maybe_threaded(len(req.body), _prepare, req, config, started)
+        if isinstance(prepared, str):
+            respond(writer, 400, error_body(400, f"invalid request body: {prepared}"), keep=req.keep_alive)
             return req.keep_alive
-        cls = classify(body, config, datetime.now(), raw=req.body, headers=req.headers)
-        prompt = latest_user_text(body["messages"])
-        job = Job(new_request_id(), req, text, body, spans, cls, body.get("stream") is True, prompt,
-                   hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).hexdigest(),
-                   req.headers.get("x-claude-code-session-id"), started)
+        job = prepared
+        cls, prompt = job.cls, job.prompt
         decision = Decision(cls.route, prompt, cls.rule, cls.prefix, cls.reason, fallback_chain(config, cls.route),
                             cls.estimated_tokens)
         verdict = check(decision, config, profile)
         if not verdict.allowed:
             return self._refuse(job, writer, verdict.why)
         if profile.on_secret != "allow":
-            refusal = self._screen(job, profile.name, profile.on_secret)
+            refusal = await self._screen(job, profile.name, profile.on_secret)
             if refusal:
                 return self._refuse(job, writer, refusal)
         if profile.budget is not None and self.ledger is not None:
@@ -126,20 +134,18 @@ class Admission:
                 return self._refuse(job, writer, verdict.why)
         return await self._run(job, verdict.routes, writer)
 
-    def _screen(self, job: Job, profile: str, on_secret: str) -> str | None:
+    async def _screen(self, job: Job, profile: str, on_secret: str) -> str | None:
         """Secrets in the latest turn (typed, or read by a tool): why to refuse, or None to send.
 
         Claude Code's context cannot be rewritten safely from here, so `redact` refuses like `block`.
         """
-        from ..screen import describe, scan
-
-        findings = scan(outgoing_text(job.body["messages"]))
-        if not findings:
+        found = await offload.screen(outgoing_text(job.body["messages"]))
+        if found is None:
             return None
         if on_secret == "warn":
-            self._note(job, f"secret sent (on_secret: warn): {describe(findings)}")
+            self._note(job, f"secret sent (on_secret: warn): {found}")
             return None
-        return (f"the latest turn contains {describe(findings)}; profile '{profile}' does not send secrets "
+        return (f"the latest turn contains {found}; profile '{profile}' does not send secrets "
                 f"(on_secret: {on_secret}). Remove the secret from what Claude Code read or was given, then rewind "
                 "(Esc Esc) past this turn")
 

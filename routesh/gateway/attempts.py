@@ -25,7 +25,7 @@ from ..engines import parse_retry_after
 from ..events import EngineError
 from ..keymask import mask_keys
 from ..policy import route_refusal
-from . import jsonsplice, translated
+from . import jsonsplice, offload, translated
 from .admit import Job
 from .client import Conn, Head, UpstreamError, parse_origin
 from .framing import MAX_BODY, error_body, respond
@@ -178,7 +178,8 @@ class Attempts:
             return fail(500, f"routesh: provider {provider.name}: {exc}")
         openai = provider.type == "openai"
         if openai:
-            payload, headers = translated.openai_request(job, provider, route, model, key)
+            payload, headers = await offload.maybe_threaded(len(job.req.body), translated.openai_request, job,
+                                                            provider, route, model, key)
             path = origin.base_path + "/chat/completions"
         else:
             payload = self._forward_body(job, route, model)

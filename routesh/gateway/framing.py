@@ -24,8 +24,8 @@ REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
            529: "Overloaded"}
 
 _REQUEST_LINE = re.compile(r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (/[^ ]*|\*) HTTP/1\.([01])\Z")
-_HEADER = re.compile(r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*\Z")
-_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # CR and LF are checked as line ends
+_HEADER = re.compile(r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):(.*)\Z")
+_CONTROL = bytes([*range(0, 9), 11, 12, *range(14, 32), 127])  # CR and LF are checked as line ends
 _DIGITS = re.compile(r"[0-9]{1,18}\Z")
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,15}\Z")
 
@@ -63,7 +63,8 @@ def error_body(status: int, message: str, etype: str | None = None) -> bytes:
 
 def parse_head(head: bytes) -> Request:
     """The request line and headers (without the blank line that ends them); raises BadRequest."""
-    if _CONTROL.search(head) or head.count(b"\r") != head.count(b"\r\n") or head.count(b"\n") != head.count(b"\r\n"):
+    crlf = head.count(b"\r\n")
+    if len(head.translate(None, _CONTROL)) != len(head) or head.count(b"\r") != crlf or head.count(b"\n") != crlf:
         raise BadRequest(400, "the request head has control characters or a bare CR/LF")
     lines = head.decode("latin-1").split("\r\n")
     m = _REQUEST_LINE.match(lines[0])
@@ -83,7 +84,7 @@ def parse_head(head: bytes) -> Request:
             if line[:1] in (" ", "\t"):
                 raise BadRequest(400, "folded header lines (obs-fold) are not accepted")
             raise BadRequest(400, "malformed header line")
-        name, value = h.group(1).lower(), h.group(2)
+        name, value = h.group(1).lower(), h.group(2).strip(" \t")
         if name == "content-length":
             lengths += [v.strip() for v in value.split(",")]
         elif name == "transfer-encoding":

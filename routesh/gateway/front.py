@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from . import offload
 from .admit import shape_problem
 from .classify import SENTINELS
 from .framing import MAX_HEAD, BadRequest, Request, error_body, read_body, read_head, respond
@@ -44,6 +45,21 @@ class Limits:
         return Limits(connections=max(8, min(Limits.connections, (soft - 64) // 3)))
 
 
+_NEVER = float("inf")
+
+
+class _Conn:
+    """One client connection's state, for the limits: serving a request or not, and until when it may wait."""
+
+    __slots__ = ("busy", "deadline", "reader", "writer")
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, deadline: float) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.deadline = deadline
+        self.busy = False
+
+
 class FrontDoor:
     """Accepts connections, reads requests, checks the token and answers what needs no upstream."""
 
@@ -51,7 +67,8 @@ class FrontDoor:
         _token: bytes
         _tasks: set[asyncio.Task[None]]
         _limits: Limits
-        _clients: dict[asyncio.BaseTransport, bool]  # open connections, oldest first: True while serving one
+        _clients: dict[asyncio.BaseTransport, _Conn]  # open connections, oldest first
+        _sweeper: asyncio.TimerHandle | None
         pool: Pool
         requests: int
         log: Callable[[str], None]
@@ -63,6 +80,7 @@ class FrontDoor:
         """Serve on an already bound socket (so a caller knows the port before anything runs)."""
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(_QuietFdErrors(self.log, loop.get_exception_handler()))
+        self._sweep()
         return await asyncio.start_server(self._client, sock=sock, limit=MAX_HEAD, backlog=512)
 
     async def shutdown(self) -> None:
@@ -73,13 +91,32 @@ class FrontDoor:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         self.pool.close()
+        offload.shutdown()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+
+    def _sweep(self) -> None:
+        """Close connections past their deadline: a head or body too slow (408), or a keep-alive left idle."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for transport, conn in list(self._clients.items()):
+            if conn.deadline <= now and not transport.is_closing():
+                if conn.busy or getattr(conn.reader, "_buffer", b""):  # a request started and never finished
+                    what = "body" if conn.busy else "head"
+                    msg = f"routesh gateway: the request {what} did not arrive in time"
+                    respond(conn.writer, 408, error_body(408, msg), keep=False)
+                transport.close()
+        limits = self._limits
+        tick = min(1.0, max(0.05, min(limits.head_timeout, limits.idle_timeout, limits.body_timeout) / 4))
+        self._sweeper = loop.call_later(tick, self._sweep)
 
     def _admit_connection(self, transport: asyncio.BaseTransport) -> bool:
         """Room for one more connection: at the limit the oldest idle one is closed; False when all are busy."""
         if len(self._clients) < self._limits.connections:
             return True
-        for other, busy in self._clients.items():  # oldest first
-            if not busy:
+        for other, conn in self._clients.items():  # oldest first
+            if not conn.busy:
                 del self._clients[other]
                 other.abort()
                 return True
@@ -92,8 +129,11 @@ class FrontDoor:
                                             "overloaded_error"), keep=False)
             writer.close()
             return
+        limits = self._limits
+        loop = asyncio.get_running_loop()
+        conn = _Conn(reader, writer, loop.time() + limits.head_timeout)
         clients = self._clients
-        clients[transport] = False
+        clients[transport] = conn
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
@@ -105,29 +145,22 @@ class FrontDoor:
             except OSError:
                 pass
         hosts = _own_hosts(writer)
-        limits = self._limits
-        wait = limits.head_timeout
         try:
             while True:
-                try:
-                    async with asyncio.timeout(wait):
-                        req = await read_head(reader)
-                except TimeoutError:
-                    if getattr(reader, "_buffer", b""):  # a head started and never finished
-                        respond(writer, 408, error_body(408, "the request head did not arrive in time"), keep=False)
+                req = await read_head(reader)
+                if req is None or transport.is_closing():
                     break
-                if req is None:
-                    break
-                clients[transport] = True
-                if not await self._serve(req, reader, writer, hosts):
+                conn.busy = True
+                conn.deadline = loop.time() + limits.body_timeout if req.length else _NEVER
+                if not await self._serve(req, reader, writer, hosts, conn):
                     break
                 if transport.is_closing():
                     break
-                if transport in clients:
-                    clients[transport] = False
-                wait = limits.idle_timeout
+                conn.busy = False
+                conn.deadline = loop.time() + limits.idle_timeout
         except BadRequest as exc:
-            respond(writer, exc.status, error_body(exc.status, f"routesh gateway: {exc.message}"), keep=False)
+            if not transport.is_closing():  # else the sweeper has answered (408) already
+                respond(writer, exc.status, error_body(exc.status, f"routesh gateway: {exc.message}"), keep=False)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass  # the client left, or the server is shutting down
         except Exception as exc:  # noqa: BLE001 - one bad request must not take the server down
@@ -144,7 +177,7 @@ class FrontDoor:
                 pass
 
     async def _serve(self, req: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                     hosts: frozenset[str] | None) -> bool:
+                     hosts: frozenset[str] | None, conn: _Conn) -> bool:
         """One request: checked from its head (origin, token) before its body is read; True to keep the connection."""
         method, path = req.method, req.path.rstrip("/") or "/"
         refusal = _foreign(req.headers, hosts)
@@ -159,13 +192,8 @@ class FrontDoor:
             respond(writer, 401, error_body(401, msg, "authentication_error"), keep=keep,
                     headers=(("www-authenticate", 'Bearer realm="routesh"'),))
             return keep
-        try:
-            async with asyncio.timeout(self._limits.body_timeout):
-                await read_body(reader, req, writer)
-        except TimeoutError:
-            respond(writer, 408, error_body(408, "routesh gateway: the request body did not arrive in time"),
-                    keep=False)
-            return False
+        await read_body(reader, req, writer)  # the sweeper closes it with a 408 at conn.deadline
+        conn.deadline = _NEVER  # the answer takes as long as the upstream takes
         return await self._handle(req, writer)
 
     def _authorized(self, headers: Mapping[str, str]) -> bool:

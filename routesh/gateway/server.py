@@ -86,7 +86,8 @@ class Gateway(FrontDoor, Admission, Attempts, Relay, Records):
         self.requests = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._limits = limits or Limits.for_this_process()
-        self._clients: dict[asyncio.BaseTransport, bool] = {}
+        self._clients: dict[asyncio.BaseTransport, Any] = {}  # front._Conn per open connection
+        self._sweeper: asyncio.TimerHandle | None = None
 
     # -- config and keys ----------------------------------------------------------------------------------
 
