@@ -110,10 +110,17 @@ _PEM_TAIL = re.compile(rb"(?:" + _NL + rb"[A-Za-z0-9+/=]+)*")
 _PEM_MAX: Final = 200_000
 
 
+_PEM_BEGIN = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+
+
 def pem(data: bytes, shaped: bytes, m: re.Match[bytes]) -> Iterator[Candidate]:
-    """A PEM private key of any flavour; cut short it is still a key (a header and any base64 body)."""
-    start = m.start()
-    body = _PEM_BODY.match(data, m.end())
+    """A PEM private key of any flavour, found from the 'KEY-----' of its header; cut short it is still a key
+    (a header and any base64 body)."""
+    start = shaped.rfind(b"-----begin ", data.rfind(b"\n", 0, m.start()) + 1, m.start())
+    header = _PEM_BEGIN.match(data, start) if start >= 0 else None
+    if header is None or header.end() != m.end():
+        return  # an -----END line, or not a PEM header
+    body = _PEM_BODY.match(data, header.end())
     if body is None or len(set(body.group("b64"))) < 4:
         return  # only the header (code that parses PEM files), or a stand-in body
     end_marker = _PEM_END.search(data, body.end(), body.end() + _PEM_MAX)
