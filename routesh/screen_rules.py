@@ -6,13 +6,12 @@ shaped copy (``shaped``, see screen_passes) and the match, and yields (start, en
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 from collections.abc import Iterator
 from typing import Final
 
-from .screen_values import distinct_enough, is_placeholder, looks_random
+from .screen_values import LazyRegex, distinct_enough, is_placeholder, looks_random
 
 Candidate = tuple[int, int, str]
 _WORD: Final = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
@@ -35,8 +34,8 @@ def text_of(data: bytes, start: int, end: int) -> str:
 
 # group -> kind, bytes before the lead character, the exact (case-sensitive) format, the length of its fixed
 # prefix, bytes that may not touch it
-TOKENS: Final[dict[str, tuple[str, int, re.Pattern[bytes], int, bytes]]] = {
-    name: (kind, back, re.compile(exact), fixed, touching)
+TOKENS: Final[dict[str, tuple[str, int, LazyRegex, int, bytes]]] = {
+    name: (kind, back, LazyRegex(exact), fixed, touching)
     for name, kind, back, exact, fixed, touching in (
         ("gh", "github-token", 0, rb"gh[pousr]_[A-Za-z0-9]{36,251}", 4, b""),
         ("ghpat", "github-token", 0, rb"github_pat_[A-Za-z0-9_]{50,255}", 11, b""),
@@ -89,7 +88,7 @@ def token(data: bytes, lead: int, group: str) -> Iterator[Candidate]:
         yield start, end, kind
 
 
-_AWS_SECRET_ON_LINE = re.compile(rb"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+_AWS_SECRET_ON_LINE = LazyRegex(rb"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 
 
 def _aws_secret_on_line(data: bytes, start: int, end: int) -> Iterator[Candidate]:
@@ -103,14 +102,14 @@ def _aws_secret_on_line(data: bytes, start: int, end: int) -> Iterator[Candidate
 
 
 _NL = rb"(?:\r?\n|(?:\\r)?\\n)"  # a real line break, or one escaped inside a JSON/code string
-_PEM_BODY = re.compile(rb"(?:[ \t]|" + _NL + rb")*(?:[A-Za-z-]+:[^\n\\]*" + _NL + rb"(?:[ \t]|" + _NL
+_PEM_BODY = LazyRegex(rb"(?:[ \t]|" + _NL + rb")*(?:[A-Za-z-]+:[^\n\\]*" + _NL + rb"(?:[ \t]|" + _NL
                        + rb")*)*(?P<b64>[A-Za-z0-9+/=]{8,})")
-_PEM_END = re.compile(rb"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
-_PEM_TAIL = re.compile(rb"(?:" + _NL + rb"[A-Za-z0-9+/=]+)*")
+_PEM_END = LazyRegex(rb"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+_PEM_TAIL = LazyRegex(rb"(?:" + _NL + rb"[A-Za-z0-9+/=]+)*")
 _PEM_MAX: Final = 200_000
 
 
-_PEM_BEGIN = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+_PEM_BEGIN = LazyRegex(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
 
 
 def pem(data: bytes, shaped: bytes, m: re.Match[bytes]) -> Iterator[Candidate]:
@@ -136,7 +135,7 @@ def putty(data: bytes, shaped: bytes, m: re.Match[bytes]) -> Iterator[Candidate]
     yield m.start(), m.end(), "private-key"
 
 
-_CURL_USER = re.compile(rb"""[ \t](?:-u[ \t]*|--user[ \t=]+)(?P<q>["']?)(?P<user>[^\s:"'@$]{0,64}):"""
+_CURL_USER = LazyRegex(rb"""[ \t](?:-u[ \t]*|--user[ \t=]+)(?P<q>["']?)(?P<user>[^\s:"'@$]{0,64}):"""
                         rb"""(?P<pw>[^\s"']{1,256})(?P=q)""")
 
 
@@ -158,8 +157,8 @@ def curl(data: bytes, shaped: bytes, m: re.Match[bytes]) -> Iterator[Candidate]:
             yield cred.start("pw"), cred.end("pw"), "basic-auth"
 
 
-_URL_CREDENTIALS = re.compile(rb"://([^\s:/?#@'\"<>()\[\]{}]{0,128}):([^\s/?#@'\"<>]{1,256})@")
-_EXAMPLE_HOST = re.compile(rb"(?:[a-z0-9-]+\.)*(?:example|test|invalid)(?:\.(?:com|org|net))?(?![\w.-])",
+_URL_CREDENTIALS = LazyRegex(rb"://([^\s:/?#@'\"<>()\[\]{}]{0,128}):([^\s/?#@'\"<>]{1,256})@")
+_EXAMPLE_HOST = LazyRegex(rb"(?:[a-z0-9-]+\.)*(?:example|test|invalid)(?:\.(?:com|org|net))?(?![\w.-])",
                            re.IGNORECASE)
 
 
@@ -181,10 +180,10 @@ def url_password(data: bytes, shaped: bytes, m: re.Match[bytes]) -> Iterator[Can
         yield cred.start(2), cred.end(2), "url-password"
 
 
-_ENV_LINE = re.compile(rb"[ \t]*+(?:export[ \t]+)?(?P<name>[A-Za-z_][A-Za-z0-9_.]{0,100}+)=(?P<q>[\"']?)"
+_ENV_LINE = LazyRegex(rb"[ \t]*+(?:export[ \t]+)?(?P<name>[A-Za-z_][A-Za-z0-9_.]{0,100}+)=(?P<q>[\"']?)"
                        rb"(?P<val>[A-Za-z0-9_+/=.~:@%!^*?&|$-]{16,2000})(?P=q)[ \t]*(?:#[^\n]*)?(?=\r?\n|\Z)")
-_DIGEST_PREFIX = re.compile(r"(?:sha\d+|md5|blake2[bs]?)[-:=]", re.IGNORECASE)  # checksums, SRI hashes
-_QUERY = re.compile(r"[\w.-]+=[^&=]*&[\w.-]+=")  # grant_type=authorization_code&code=...
+_DIGEST_PREFIX = LazyRegex(r"(?:sha\d+|md5|blake2[bs]?)[-:=]", re.IGNORECASE)  # checksums, SRI hashes
+_QUERY = LazyRegex(r"[\w.-]+=[^&=]*&[\w.-]+=")  # grant_type=authorization_code&code=...
 _ENV_NOT_SECRET: Final = ("BOUNDARY", "INTEGRITY", "_SHA", "_COMMIT", "_HASH", "_CHECKSUM", "_DIGEST", "_VERSION",
                           "_ID", "_PATH", "_DIR", "_FILE", "_URL", "_URI", "_HOST", "_NAME", "_REV", "_TAG",
                           "_BRANCH", "_REGION", "_MODEL", "PRIMARYKEY", "FOREIGNKEY")
@@ -213,7 +212,7 @@ def auth_header(data: bytes, shaped: bytes, m: re.Match[bytes]) -> Iterator[Cand
         return
     if m.group("scheme") == b"basic":
         try:  # a short credential is still one when it decodes to user:password
-            decoded = base64.b64decode(value, validate=True).decode("ascii")
+            decoded = binascii.a2b_base64(value.encode("ascii"), strict_mode=True).decode("ascii")
         except (binascii.Error, ValueError, UnicodeDecodeError):
             decoded = ""
         if ":" in decoded and decoded.isprintable() and not is_placeholder(decoded.split(":", 1)[1]):

@@ -8,7 +8,23 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from typing import Final
+from typing import Any, Final
+
+
+class LazyRegex:
+    """A regex compiled on first use: importing the screen (every --dry-run does) must not cost start-up time."""
+
+    __slots__ = ("_args", "_compiled")
+
+    def __init__(self, pattern: Any, flags: int = 0) -> None:
+        self._args = (pattern, flags)
+        self._compiled: re.Pattern[Any] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._compiled is None:
+            self._compiled = re.compile(*self._args)
+        return getattr(self._compiled, name)
+
 
 _PLACEHOLDER_WORDS: Final = frozenset("""
     changeme change_me changethis change-me password passwd pass pwd passphrase secret secrets token
@@ -25,11 +41,11 @@ _SOFT_STARTS: Final = ("your", "my_", "my-", "mock", "insert", "replace", "enter
 _REFERENCE_STARTS: Final = ("<", "$", "%", "@", "!", "&", "*")  # templates, shell/YAML/vault references
 _PLACEHOLDER_PARTS: Final = ("xxxx", "****", "example", "changeme", "change_me", "placeholder", "your_", "your-",
                              "redacted", "dummy", "...", "\u2026", "<your", "replace_me", "replace-me")
-_TEMPLATE = re.compile(r"\{\{|\}\}|\$\{|\$\(|%\([a-z_]+\)[sd]|%[-+ 0-9.]*[sdifrxX]|\{[A-Za-z0-9_.]*\}"
+_TEMPLATE = LazyRegex(r"\{\{|\}\}|\$\{|\$\(|%\([a-z_]+\)[sd]|%[-+ 0-9.]*[sdifrxX]|\{[A-Za-z0-9_.]*\}"
                        r"|^<.*>$|^\[.*\]$")
-_REFERENCE = re.compile(r"(?<![A-Za-z0-9])\$[A-Za-z_][A-Za-z0-9_]*|\$\{[^}]*\}|\$\([^)]*\)|%[A-Z_][A-Z0-9_]*%")
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_SEGMENTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+_REFERENCE = LazyRegex(r"(?<![A-Za-z0-9])\$[A-Za-z_][A-Za-z0-9_]*|\$\{[^}]*\}|\$\([^)]*\)|%[A-Z_][A-Z0-9_]*%")
+_UUID = LazyRegex(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_SEGMENTS = LazyRegex(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 _VOWELS: Final = frozenset("aeiou")
 
 
