@@ -73,7 +73,7 @@ def key_is_about_secret(key: str, stem: str) -> bool:
     after = [w for w in _after(words, stem) if not w.isdigit()]
     if any(w in _ABOUT_SECRET for w in after[:2]):
         return True
-    if stem == "token" and any(w in _NOT_SECRET_TOKEN for w in words):
+    if stem in ("token", "tok") and any(w in _NOT_SECRET_TOKEN for w in words):
         return True
     if stem == "key":  # 'key' alone is too common: only api_key, signing_key, MASTER_KEY... (a word before it)
         while words and words[-1].isdigit():
@@ -158,6 +158,8 @@ def assignment(data: bytes, shaped: bytes, m: re.Match[bytes], g: str, stem: byt
     """key = literal: the value of a password/secret/token/key assignment, when it is not code or a stand-in.
 
     ``m`` matched the secret word at ``word_start`` and the assignment tail (its groups prefixed ``g``)."""
+    if stem == b"tok" and data[word_start + 3:word_start + 4].islower():
+        return  # 'tok' must end its word (tok, tok_old, tokValue), not begin one (tokenize, tokens)
     if stem == b"pass" and word_start > 0 and 0x61 <= data[word_start - 1] | 0x20 <= 0x7A \
             and not 0x41 <= data[word_start] <= 0x5A:
         return  # bypass=, compass: (but dbPass= is a key)

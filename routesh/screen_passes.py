@@ -7,7 +7,7 @@ byte (7+ ms per MB). So:
 
 - The passes run on a *shaped* copy of the prompt: ASCII lower-cased, with the four rare letters k, x, j, z
   all turned into one byte (``X`` below, byte 1). One pass led by that byte then finds what eleven literal
-  passes would: toXen, Xey, sX-, sX_live_, hooXs.slacX, XoXb-, Xapp-, authoriXation, eyX (JWT) and PEM
+  passes would: toXen, toX, Xey, sX-, sX_live_, hooXs.slacX, XoXb-, Xapp-, authoriXation, eyX (JWT) and PEM
   headers (from their ``Xey-----``). After the lead, each alternative starts with a literal (rejected in a
   few ns) and checks the rest of its prefix with a fixed-width look-behind.
 - The other passes are led by a rare multi-byte literal (``pass``, ``gh``, ``cre``, ``hf_``, ``curl``) or, on
@@ -34,7 +34,7 @@ Candidate = tuple[int, int, str]
 
 # Every match of a pass needs one of these (lower-cased) literals: a short prompt with none of them is clean
 # without compiling or running a pass (screen.scan's prefilter).
-NEEDED: Final = (b"sk-", b"k_live_", b"hooks.", b"token", b"key", b"npm_", b"pypi-", b"pass", b"pwd", b"gh",
+NEEDED: Final = (b"sk-", b"k_live_", b"hooks.", b"tok", b"key", b"npm_", b"pypi-", b"pass", b"pwd", b"gh",
                  b"github_pat_", b"glpat-", b"sg.", b"secret", b"cred", b"xox", b"xapp-", b"-----begin",
                  b"private-lines", b"curl", b"eyj", b"hf_", b"authorization", b"akia", b"asia", b"aiza",
                  b"://", b"=")
@@ -64,6 +64,7 @@ def _tail(g: str) -> bytes:
 _Handler = Callable[[bytes, bytes, re.Match[bytes]], Iterator[Candidate]]
 _PASSES: Final[tuple[tuple[bytes, bool, dict[str, str | _Handler | tuple[bytes, int]]], ...]] = (
     (rb"\x01(?:en(?<=to\x01en)" + _tail("t") + rb"|ey(?<=private[ ]\x01ey)(?:[ ]bloc\x01)?-----(?P<pem>)"
+     + rb"|(?<=to\x01)" + _tail("o")
      + rb"|ey" + _tail("k")
      + rb"|-(?<=s\x01-)(?P<sk>)|_live_(?<=[sr]\x01_live_)(?P<stripe>)"
      + rb"|s\.slac\x01\.com/(?<=hoo\x01s\.slac\x01\.com/)"
@@ -72,8 +73,9 @@ _PASSES: Final[tuple[tuple[bytes, bool, dict[str, str | _Handler | tuple[bytes, 
      + rb"|ation(?<=authori\x01ation)[\"']?[ \t]*[:=,][ \t]*[\"']?(?P<scheme>bearer|basic|to\x01en)[ \t]+"
      + rb"(?P<auth>[a-z0-9._~+/\-\x01]{4,4000}=*)"
      + rb"|(?<=ey\x01)(?P<jwt>))", True,
-     {"t_op": (b"token", 2), "pem": rules.pem, "k_op": (b"key", 0), "sk": "sk", "stripe": "stripe",
-      "hook": rules.slack_webhook, "slack": "slack", "xapp": "xapp", "auth": rules.auth_header, "jwt": "jwt"}),
+     {"t_op": (b"token", 2), "pem": rules.pem, "o_op": (b"tok", 2), "k_op": (b"key", 0), "sk": "sk",
+      "stripe": "stripe", "hook": rules.slack_webhook, "slack": "slack", "xapp": "xapp", "auth": rules.auth_header,
+      "jwt": "jwt"}),
     (rb"p(?:m_(?<=npm_)(?P<npm>)|ypi-ageichlwas5vcmc(?P<pypi>)"
      rb"|rivate-lines:(?P<putty>[ ]*\d+\r?\n(?:[a-z0-9+/=\x01]+\r?\n?)+)"
      rb"|ass(?:w(?:or)?d|phrase)?" + _tail("p") + rb"|wd" + _tail("w") + rb")", True,

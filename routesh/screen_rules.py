@@ -215,7 +215,7 @@ def auth_header(data: bytes, shaped: bytes, m: re.Match[bytes]) -> Iterator[Cand
             decoded = binascii.a2b_base64(value.encode("ascii"), strict_mode=True).decode("ascii")
         except (binascii.Error, ValueError, UnicodeDecodeError):
             decoded = ""
-        if ":" in decoded and decoded.isprintable() and not is_placeholder(decoded.split(":", 1)[1]):
+        if ":" in decoded and decoded.isprintable() and decoded.split(":", 1)[1]:
             yield start, end, "basic-auth"
         elif looks_random(value.rstrip("="), 16):
             yield start, end, "basic-auth"

@@ -47,6 +47,8 @@ _REFERENCE = LazyRegex(r"(?<![A-Za-z0-9])\$[A-Za-z_][A-Za-z0-9_]*|\$\{[^}]*\}|\$
 _UUID = LazyRegex(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _SEGMENTS = LazyRegex(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 _VOWELS: Final = frozenset("aeiou")
+_ONSETS: Final = frozenset("bl br ch cl cr dr fl fr gl gn gr kn ph pl pr ps qu sc sh sk sl sm sn sp st sw th tr tw wh wr"
+                           .split())
 
 
 def entropy(value: str) -> float:
@@ -75,12 +77,23 @@ def word_like(value: str) -> bool:
     digits = len(segments) - len(letters)
     if digits > max(1, len(letters) // 2) or sum(len(s) for s in segments if s.isdigit()) > 4:
         return False
-    short = sum(1 for s in letters if len(s) <= 2 or sum(c in _VOWELS for c in s.lower()) < 0.2 * len(s))
-    if short > max(1, len(letters) // 3):
-        return False  # pieces too short or unpronounceable: 'Lg', 'QVJ', 'kjjalqy'
+    mixed = any(c.islower() for c in value) and any(c.isupper() for c in value)
+    if sum(_odd(s, mixed) for s in letters) > max(1, len(letters) // 3):
+        return False  # pieces too short or unpronounceable: 'Lg', 'QVJ', 'kjjalqy', 'Tpaf'
     if len(letters) >= 5 and sum(len(s) for s in letters) < 3.5 * len(letters):
         return False  # many short pieces: PpizsVNXIRhoBYALgQVJ
     return True
+
+
+def _odd(segment: str, mixed_case: bool) -> bool:
+    """A piece that is not a word: too short, hardly a vowel, a first consonant pair no English word starts
+    with (acronyms aside: PKCS, HTTP), or a long upper-case run inside a mixed-case value."""
+    low = segment.lower()
+    if len(low) <= 2 or sum(c in _VOWELS for c in low) < 0.2 * len(low):
+        return True
+    if segment.isupper():
+        return mixed_case and len(segment) >= 7
+    return low[0] not in _VOWELS and low[1] not in _VOWELS and low[1] != "y" and low[:2] not in _ONSETS
 
 
 def _path_like(value: str) -> bool:
