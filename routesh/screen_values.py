@@ -47,8 +47,8 @@ _REFERENCE = LazyRegex(r"(?<![A-Za-z0-9])\$[A-Za-z_][A-Za-z0-9_]*|\$\{[^}]*\}|\$
 _UUID = LazyRegex(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _SEGMENTS = LazyRegex(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 _VOWELS: Final = frozenset("aeiou")
-_ONSETS: Final = frozenset("bl br ch cl cr dr fl fr gl gn gr kn ph pl pr ps qu sc sh sk sl sm sn sp st sw th tr tw wh wr"
-                           .split())
+_ONSETS: Final = frozenset(
+    "bl br ch cl cr dr fl fr gl gn gr kn ph pl pr ps qu sc sh sk sl sm sn sp st sw th tr tw wh wr".split())
 
 
 def entropy(value: str) -> float:
