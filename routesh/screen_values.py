@@ -112,7 +112,8 @@ def looks_random(value: str, min_len: int) -> bool:
     if kinds < 2 or word_like(value):
         return False
     threshold = min(3.3, 0.8 * math.log2(len(value)))
-    return entropy(value) >= threshold and class_changes(value) >= 0.2
+    # a long value that is not words may keep its case for a few characters at a time
+    return entropy(value) >= threshold and (class_changes(value) >= 0.2 or len(value) >= 16)
 
 
 def _template_only(value: str) -> bool:
