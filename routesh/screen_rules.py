@@ -135,6 +135,7 @@ def putty(data: bytes, shaped: bytes, m: re.Match[bytes]) -> Iterator[Candidate]
     yield m.start(), m.end(), "private-key"
 
 
+_MASKED = LazyRegex(r"^[$%<{\[*\u2026]|\*\*\*|xxx|\.\.\.|\u2026", re.IGNORECASE)  # $PASS, <pw>, ***, xxx, ...
 _CURL_USER = LazyRegex(rb"""[ \t](?:-u[ \t]*|--user[ \t=]+)(?P<q>["']?)(?P<user>[^\s:"'@$]{0,64}):"""
                         rb"""(?P<pw>[^\s"']{1,256})(?P=q)""")
 
@@ -153,7 +154,7 @@ def curl(data: bytes, shaped: bytes, m: re.Match[bytes]) -> Iterator[Candidate]:
         end = line_end + 1
     for cred in _CURL_USER.finditer(data, m.end(), line_end):
         password = text_of(data, *cred.span("pw"))
-        if not is_placeholder(password) and not is_placeholder(text_of(data, *cred.span("user")) + password):
+        if not _MASKED.search(password):  # on a command line even user:pass is a credential
             yield cred.start("pw"), cred.end("pw"), "basic-auth"
 
 
