@@ -10,14 +10,15 @@ import re
 from collections.abc import Iterator
 from typing import Final
 
-from .screen_values import LazyRegex, is_placeholder, looks_random, word_like
+from .lazyre import LazyRe
+from .screen_values import is_placeholder, looks_random, word_like
 
-_SPLIT_KEY = LazyRegex(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
-_NUMBER = LazyRegex(r"[-+]?[0-9][0-9_.,:eExX+-]*")
-_NAME = LazyRegex(r"[A-Za-z_$][\w$]*")
-_LOWER_NAME = LazyRegex(r"[a-z_][a-z0-9_]*")
-_AWS_SECRET = LazyRegex(r"[A-Za-z0-9/+]{40}")
-_LETTER_WORDS = LazyRegex(r"[A-Za-z]+(?:[^A-Za-z0-9\s][A-Za-z]+)*")  # hunter$two, correct-horse
+_SPLIT_KEY = LazyRe(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+_NUMBER = LazyRe(r"[-+]?[0-9][0-9_.,:eExX+-]*")
+_NAME = LazyRe(r"[A-Za-z_$][\w$]*")
+_LOWER_NAME = LazyRe(r"[a-z_][a-z0-9_]*")
+_AWS_SECRET = LazyRe(r"[A-Za-z0-9/+]{40}")
+_LETTER_WORDS = LazyRe(r"[A-Za-z]+(?:[^A-Za-z0-9\s][A-Za-z]+)*")  # hunter$two, correct-horse
 _CODE_WORDS: Final = frozenset("""
     str string bytes bool boolean int integer float number none null nil true false undefined optional any
     object dict list tuple set self cls this new return await async lambda function def var let const
@@ -130,7 +131,7 @@ def classify(kind: str, stem: str, key: str, value: str) -> str | None:
 
 
 _KEY_BYTES: Final = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_.-$\x01")  # \x01: k x j z when shaped
-_BARE = LazyRegex(rb"""[ \t]*([^\s"'`,;&()\[\]{}<>\\]{1,512})""")
+_BARE = LazyRe(rb"""[ \t]*([^\s"'`,;&()\[\]{}<>\\]{1,512})""")
 
 
 def _key_start(shaped: bytes, word_start: int) -> int:

@@ -11,7 +11,8 @@ import re
 from collections.abc import Iterator
 from typing import Final
 
-from .screen_values import LazyRegex, distinct_enough, is_placeholder, looks_random
+from .lazyre import LazyRe
+from .screen_values import distinct_enough, is_placeholder, looks_random
 
 Candidate = tuple[int, int, str]
 _WORD: Final = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
@@ -34,8 +35,8 @@ def text_of(data: bytes, start: int, end: int) -> str:
 
 # group -> kind, bytes before the lead character, the exact (case-sensitive) format, the length of its fixed
 # prefix, bytes that may not touch it
-TOKENS: Final[dict[str, tuple[str, int, LazyRegex, int, bytes]]] = {
-    name: (kind, back, LazyRegex(exact), fixed, touching)
+TOKENS: Final[dict[str, tuple[str, int, LazyRe, int, bytes]]] = {
+    name: (kind, back, LazyRe(exact), fixed, touching)
     for name, kind, back, exact, fixed, touching in (
         ("gh", "github-token", 0, rb"gh[pousr]_[A-Za-z0-9]{36,251}", 4, b""),
         ("ghpat", "github-token", 0, rb"github_pat_[A-Za-z0-9_]{50,255}", 11, b""),
@@ -88,7 +89,7 @@ def token(data: bytes, lead: int, group: str) -> Iterator[Candidate]:
         yield start, end, kind
 
 
-_AWS_SECRET_ON_LINE = LazyRegex(rb"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+_AWS_SECRET_ON_LINE = LazyRe(rb"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 
 
 def _aws_secret_on_line(data: bytes, start: int, end: int) -> Iterator[Candidate]:
@@ -102,14 +103,14 @@ def _aws_secret_on_line(data: bytes, start: int, end: int) -> Iterator[Candidate
 
 
 _NL = rb"(?:\r?\n|(?:\\r)?\\n)"  # a real line break, or one escaped inside a JSON/code string
-_PEM_BODY = LazyRegex(rb"(?:[ \t]|" + _NL + rb")*(?:[A-Za-z-]+:[^\n\\]*" + _NL + rb"(?:[ \t]|" + _NL
+_PEM_BODY = LazyRe(rb"(?:[ \t]|" + _NL + rb")*(?:[A-Za-z-]+:[^\n\\]*" + _NL + rb"(?:[ \t]|" + _NL
                        + rb")*)*(?P<b64>[A-Za-z0-9+/=]{8,})")
-_PEM_END = LazyRegex(rb"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
-_PEM_TAIL = LazyRegex(rb"(?:" + _NL + rb"[A-Za-z0-9+/=]+)*")
+_PEM_END = LazyRe(rb"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+_PEM_TAIL = LazyRe(rb"(?:" + _NL + rb"[A-Za-z0-9+/=]+)*")
 _PEM_MAX: Final = 200_000
 
 
-_PEM_BEGIN = LazyRegex(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+_PEM_BEGIN = LazyRe(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
 
 
 def pem(data: bytes, shaped: bytes, m: re.Match[bytes]) -> Iterator[Candidate]:
@@ -135,8 +136,8 @@ def putty(data: bytes, shaped: bytes, m: re.Match[bytes]) -> Iterator[Candidate]
     yield m.start(), m.end(), "private-key"
 
 
-_MASKED = LazyRegex(r"^[$%<{\[*\u2026]|\*\*\*|xxx|\.\.\.|\u2026", re.IGNORECASE)  # $PASS, <pw>, ***, xxx, ...
-_CURL_USER = LazyRegex(rb"""[ \t](?:-u[ \t]*|--user[ \t=]+)(?P<q>["']?)(?P<user>[^\s:"'@$]{0,64}):"""
+_MASKED = LazyRe(r"^[$%<{\[*\u2026]|\*\*\*|xxx|\.\.\.|\u2026", re.IGNORECASE)  # $PASS, <pw>, ***, xxx, ...
+_CURL_USER = LazyRe(rb"""[ \t](?:-u[ \t]*|--user[ \t=]+)(?P<q>["']?)(?P<user>[^\s:"'@$]{0,64}):"""
                         rb"""(?P<pw>[^\s"']{1,256})(?P=q)""")
 
 
@@ -158,8 +159,8 @@ def curl(data: bytes, shaped: bytes, m: re.Match[bytes]) -> Iterator[Candidate]:
             yield cred.start("pw"), cred.end("pw"), "basic-auth"
 
 
-_URL_CREDENTIALS = LazyRegex(rb"://([^\s:/?#@'\"<>()\[\]{}]{0,128}):([^\s/?#@'\"<>]{1,256})@")
-_EXAMPLE_HOST = LazyRegex(rb"(?:[a-z0-9-]+\.)*(?:example|test|invalid)(?:\.(?:com|org|net))?(?![\w.-])",
+_URL_CREDENTIALS = LazyRe(rb"://([^\s:/?#@'\"<>()\[\]{}]{0,128}):([^\s/?#@'\"<>]{1,256})@")
+_EXAMPLE_HOST = LazyRe(rb"(?:[a-z0-9-]+\.)*(?:example|test|invalid)(?:\.(?:com|org|net))?(?![\w.-])",
                            re.IGNORECASE)
 
 
@@ -181,10 +182,10 @@ def url_password(data: bytes, shaped: bytes, m: re.Match[bytes]) -> Iterator[Can
         yield cred.start(2), cred.end(2), "url-password"
 
 
-_ENV_LINE = LazyRegex(rb"[ \t]*+(?:export[ \t]+)?(?P<name>[A-Za-z_][A-Za-z0-9_.]{0,100}+)=(?P<q>[\"']?)"
+_ENV_LINE = LazyRe(rb"[ \t]*+(?:export[ \t]+)?(?P<name>[A-Za-z_][A-Za-z0-9_.]{0,100}+)=(?P<q>[\"']?)"
                        rb"(?P<val>[A-Za-z0-9_+/=.~:@%!^*?&|$-]{16,2000})(?P=q)[ \t]*(?:#[^\n]*)?(?=\r?\n|\Z)")
-_DIGEST_PREFIX = LazyRegex(r"(?:sha\d+|md5|blake2[bs]?)[-:=]", re.IGNORECASE)  # checksums, SRI hashes
-_QUERY = LazyRegex(r"[\w.-]+=[^&=]*&[\w.-]+=")  # grant_type=authorization_code&code=...
+_DIGEST_PREFIX = LazyRe(r"(?:sha\d+|md5|blake2[bs]?)[-:=]", re.IGNORECASE)  # checksums, SRI hashes
+_QUERY = LazyRe(r"[\w.-]+=[^&=]*&[\w.-]+=")  # grant_type=authorization_code&code=...
 _ENV_NOT_SECRET: Final = ("BOUNDARY", "INTEGRITY", "_SHA", "_COMMIT", "_HASH", "_CHECKSUM", "_DIGEST", "_VERSION",
                           "_ID", "_PATH", "_DIR", "_FILE", "_URL", "_URI", "_HOST", "_NAME", "_REV", "_TAG",
                           "_BRANCH", "_REGION", "_MODEL", "PRIMARYKEY", "FOREIGNKEY")

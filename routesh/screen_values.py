@@ -8,23 +8,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from typing import Any, Final
+from typing import Final
 
-
-class LazyRegex:
-    """A regex compiled on first use: importing the screen (every --dry-run does) must not cost start-up time."""
-
-    __slots__ = ("_args", "_compiled")
-
-    def __init__(self, pattern: Any, flags: int = 0) -> None:
-        self._args = (pattern, flags)
-        self._compiled: re.Pattern[Any] | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._compiled is None:
-            self._compiled = re.compile(*self._args)
-        return getattr(self._compiled, name)
-
+from .lazyre import LazyRe
 
 _PLACEHOLDER_WORDS: Final = frozenset("""
     changeme change_me changethis change-me password passwd pass pwd passphrase secret secrets token
@@ -41,11 +27,11 @@ _SOFT_STARTS: Final = ("your", "my_", "my-", "mock", "insert", "replace", "enter
 _REFERENCE_STARTS: Final = ("<", "$", "%", "@", "!", "&", "*")  # templates, shell/YAML/vault references
 _PLACEHOLDER_PARTS: Final = ("xxxx", "****", "example", "changeme", "change_me", "placeholder", "your_", "your-",
                              "redacted", "dummy", "...", "\u2026", "<your", "replace_me", "replace-me")
-_TEMPLATE = LazyRegex(r"\{\{|\}\}|\$\{|\$\(|%\([a-z_]+\)[sd]|%[-+ 0-9.]*[sdifrxX]|\{[A-Za-z0-9_.]*\}"
+_TEMPLATE = LazyRe(r"\{\{|\}\}|\$\{|\$\(|%\([a-z_]+\)[sd]|%[-+ 0-9.]*[sdifrxX]|\{[A-Za-z0-9_.]*\}"
                        r"|^<.*>$|^\[.*\]$")
-_REFERENCE = LazyRegex(r"(?<![A-Za-z0-9])\$[A-Za-z_][A-Za-z0-9_]*|\$\{[^}]*\}|\$\([^)]*\)|%[A-Z_][A-Z0-9_]*%")
-_UUID = LazyRegex(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_SEGMENTS = LazyRegex(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+_REFERENCE = LazyRe(r"(?<![A-Za-z0-9])\$[A-Za-z_][A-Za-z0-9_]*|\$\{[^}]*\}|\$\([^)]*\)|%[A-Z_][A-Z0-9_]*%")
+_UUID = LazyRe(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_SEGMENTS = LazyRe(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 _VOWELS: Final = frozenset("aeiou")
 _ONSETS: Final = frozenset(
     "bl br ch cl cr dr fl fr gl gn gr kn ph pl pr ps qu sc sh sk sl sm sn sp st sw th tr tw wh wr".split())

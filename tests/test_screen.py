@@ -445,9 +445,9 @@ import re
 from routesh import screen, screen_assign, screen_passes, screen_rules, screen_values
 assert screen.scan("fix the failing test in the router and explain why") == ()
 lazy = [v for m in (screen_assign, screen_rules, screen_values) for v in vars(m).values()
-        if isinstance(v, screen_values.LazyRegex)]
+        if isinstance(v, screen_values.LazyRe)]
 lazy += [t[2] for t in screen_rules.TOKENS.values()]
-assert len(lazy) > 20 and all(r._compiled is None for r in lazy), "a pattern was compiled"
+assert len(lazy) > 20 and all(r._re is None for r in lazy), "a pattern was compiled"
 assert screen_passes._compiled.cache_info().currsize == 0
 assert screen.scan("token = 'x9Kq2mZ7pLw4Rt8v'") != ()  # and the first real candidate compiles them
 """
