@@ -1,6 +1,6 @@
 """Is ``key = value`` a secret? The checks behind the screen's assignment pass (password=, api_key:, token := ...).
 
-The pass (screen_rules) finds a secret word, the key around it, an operator and a literal value in one regex;
+A pass (screen_passes) finds a secret word, the key around it, an operator and a literal value in one regex;
 this module decides, from the key's words and the value, whether that literal is a credential or code/prose.
 """
 
