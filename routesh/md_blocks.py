@@ -8,24 +8,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
-
-class LazyRe:
-    """A regex compiled on first use: compiling them all at import would add ~5 ms to the shell's start-up."""
-
-    __slots__ = ("_args", "_re")
-
-    def __init__(self, pattern: str, flags: int = 0) -> None:
-        self._args = (pattern, flags)
-        self._re: re.Pattern[str] | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        """match, fullmatch, search...: of the pattern, compiled now if need be."""
-        if self._re is None:
-            self._re = re.compile(*self._args)
-        return getattr(self._re, name)
-
+from .lazyre import LazyRe
 
 _FENCE = LazyRe(r"(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>.*)")
 _ANY_FENCE = LazyRe(r"(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)")

@@ -1,6 +1,6 @@
 """Is ``key = value`` a secret? The checks behind the screen's assignment pass (password=, api_key:, token := ...).
 
-The pass (screen_rules) finds a secret word, the key around it, an operator and a literal value in one regex;
+A pass (screen_passes) finds a secret word, the key around it, an operator and a literal value in one regex;
 this module decides, from the key's words and the value, whether that literal is a credential or code/prose.
 """
 
@@ -10,14 +10,15 @@ import re
 from collections.abc import Iterator
 from typing import Final
 
+from .lazyre import LazyRe
 from .screen_values import is_placeholder, looks_random, word_like
 
-_SPLIT_KEY = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
-_NUMBER = re.compile(r"[-+]?[0-9][0-9_.,:eExX+-]*")
-_NAME = re.compile(r"[A-Za-z_$][\w$]*")
-_LOWER_NAME = re.compile(r"[a-z_][a-z0-9_]*")
-_AWS_SECRET = re.compile(r"[A-Za-z0-9/+]{40}")
-_LETTER_WORDS = re.compile(r"[A-Za-z]+(?:[^A-Za-z0-9\s][A-Za-z]+)*")  # hunter$two, correct-horse
+_SPLIT_KEY = LazyRe(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+_NUMBER = LazyRe(r"[-+]?[0-9][0-9_.,:eExX+-]*")
+_NAME = LazyRe(r"[A-Za-z_$][\w$]*")
+_LOWER_NAME = LazyRe(r"[a-z_][a-z0-9_]*")
+_AWS_SECRET = LazyRe(r"[A-Za-z0-9/+]{40}")
+_LETTER_WORDS = LazyRe(r"[A-Za-z]+(?:[^A-Za-z0-9\s][A-Za-z]+)*")  # hunter$two, correct-horse
 _CODE_WORDS: Final = frozenset("""
     str string bytes bool boolean int integer float number none null nil true false undefined optional any
     object dict list tuple set self cls this new return await async lambda function def var let const
@@ -73,7 +74,7 @@ def key_is_about_secret(key: str, stem: str) -> bool:
     after = [w for w in _after(words, stem) if not w.isdigit()]
     if any(w in _ABOUT_SECRET for w in after[:2]):
         return True
-    if stem == "token" and any(w in _NOT_SECRET_TOKEN for w in words):
+    if stem in ("token", "tok") and any(w in _NOT_SECRET_TOKEN for w in words):
         return True
     if stem == "key":  # 'key' alone is too common: only api_key, signing_key, MASTER_KEY... (a word before it)
         while words and words[-1].isdigit():
@@ -130,7 +131,7 @@ def classify(kind: str, stem: str, key: str, value: str) -> str | None:
 
 
 _KEY_BYTES: Final = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_.-$\x01")  # \x01: k x j z when shaped
-_BARE = re.compile(rb"""[ \t]*([^\s"'`,;&()\[\]{}<>\\]{1,512})""")
+_BARE = LazyRe(rb"""[ \t]*([^\s"'`,;&()\[\]{}<>\\]{1,512})""")
 
 
 def _key_start(shaped: bytes, word_start: int) -> int:
@@ -158,6 +159,8 @@ def assignment(data: bytes, shaped: bytes, m: re.Match[bytes], g: str, stem: byt
     """key = literal: the value of a password/secret/token/key assignment, when it is not code or a stand-in.
 
     ``m`` matched the secret word at ``word_start`` and the assignment tail (its groups prefixed ``g``)."""
+    if stem == b"tok" and data[word_start + 3:word_start + 4].islower():
+        return  # 'tok' must end its word (tok, tok_old, tokValue), not begin one (tokenize, tokens)
     if stem == b"pass" and word_start > 0 and 0x61 <= data[word_start - 1] | 0x20 <= 0x7A \
             and not 0x41 <= data[word_start] <= 0x5A:
         return  # bypass=, compass: (but dbPass= is a key)

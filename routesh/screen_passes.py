@@ -1,4 +1,4 @@
-"""The screen's passes: ten regexes, each led by one literal, find every candidate in a prompt.
+"""The screen's passes: nine regexes, each led by one literal, find every candidate in a prompt.
 
 Why this shape (measured on CPython 3.11, 1 MB of text, CPU time): ``re`` finds a pattern's *literal prefix*
 with a tight loop (~0.5 ms per MB), and a match attempt at a prefix hit costs ~20-150 ns. A pattern without
@@ -6,12 +6,12 @@ one (an alternation of words, a character class) is tried through a generic char
 byte (7+ ms per MB). So:
 
 - The passes run on a *shaped* copy of the prompt: ASCII lower-cased, with the four rare letters k, x, j, z
-  all turned into one byte (``X`` below, byte 1). One pass led by that byte then finds what ten literal
-  passes would: toXen, Xey, sX-, sX_live_, hooXs.slacX, XoXb-, Xapp-,
-  authoriXation, eyX (JWT). After the lead, each alternative starts with a literal (rejected in a
+  all turned into one byte (``X`` below, byte 1). One pass led by that byte then finds what eleven literal
+  passes would: toXen, toX, Xey, sX-, sX_live_, hooXs.slacX, XoXb-, Xapp-, authoriXation, eyX (JWT) and PEM
+  headers (from their ``Xey-----``). After the lead, each alternative starts with a literal (rejected in a
   few ns) and checks the rest of its prefix with a fixed-width look-behind.
-- The other passes are led by a rare multi-byte literal (``pass``, ``gh``, ``cre``, ``hf_``, ``-----begin``,
-  ``curl``) or, on the original bytes, ``A`` (AKIA/ASIA/AIza), ``@`` (URL credentials), ``=`` (.env lines).
+- The other passes are led by a rare multi-byte literal (``pass``, ``gh``, ``cre``, ``hf_``, ``curl``) or, on
+  the original bytes, ``A`` (AKIA/ASIA/AIza), ``@`` (URL credentials), ``=`` (.env lines).
 - An assignment's whole tail (rest of the key, type, operator, the value in a look-ahead, so a token in the
   value is still found by its own pass) is in the same regex, so only real candidates reach Python; tokens
   are then checked against their exact, case-sensitive format (screen_rules.TOKENS).
@@ -34,7 +34,7 @@ Candidate = tuple[int, int, str]
 
 # Every match of a pass needs one of these (lower-cased) literals: a short prompt with none of them is clean
 # without compiling or running a pass (screen.scan's prefilter).
-NEEDED: Final = (b"sk-", b"k_live_", b"hooks.", b"token", b"key", b"npm_", b"pypi-", b"pass", b"pwd", b"gh",
+NEEDED: Final = (b"sk-", b"k_live_", b"hooks.", b"tok", b"key", b"npm_", b"pypi-", b"pass", b"pwd", b"gh",
                  b"github_pat_", b"glpat-", b"sg.", b"secret", b"cred", b"xox", b"xapp-", b"-----begin",
                  b"private-lines", b"curl", b"eyj", b"hf_", b"authorization", b"akia", b"asia", b"aiza",
                  b"://", b"=")
@@ -63,7 +63,9 @@ def _tail(g: str) -> bytes:
 # screen_rules.TOKENS, a handler, or an assignment: (stem, bytes from the lead back to the secret word).
 _Handler = Callable[[bytes, bytes, re.Match[bytes]], Iterator[Candidate]]
 _PASSES: Final[tuple[tuple[bytes, bool, dict[str, str | _Handler | tuple[bytes, int]]], ...]] = (
-    (rb"\x01(?:en(?<=to\x01en)" + _tail("t") + rb"|ey" + _tail("k")
+    (rb"\x01(?:en(?<=to\x01en)" + _tail("t") + rb"|ey(?<=private[ ]\x01ey)(?:[ ]bloc\x01)?-----(?P<pem>)"
+     + rb"|(?<=to\x01)" + _tail("o")
+     + rb"|ey" + _tail("k")
      + rb"|-(?<=s\x01-)(?P<sk>)|_live_(?<=[sr]\x01_live_)(?P<stripe>)"
      + rb"|s\.slac\x01\.com/(?<=hoo\x01s\.slac\x01\.com/)"
      + rb"(?P<hook>(?:services|wor\x01flows|triggers)/[a-z0-9/_\-\x01]{20,300})"
@@ -71,8 +73,9 @@ _PASSES: Final[tuple[tuple[bytes, bool, dict[str, str | _Handler | tuple[bytes, 
      + rb"|ation(?<=authori\x01ation)[\"']?[ \t]*[:=,][ \t]*[\"']?(?P<scheme>bearer|basic|to\x01en)[ \t]+"
      + rb"(?P<auth>[a-z0-9._~+/\-\x01]{4,4000}=*)"
      + rb"|(?<=ey\x01)(?P<jwt>))", True,
-     {"t_op": (b"token", 2), "k_op": (b"key", 0), "sk": "sk", "stripe": "stripe", "hook": rules.slack_webhook,
-      "slack": "slack", "xapp": "xapp", "auth": rules.auth_header, "jwt": "jwt"}),
+     {"t_op": (b"token", 2), "pem": rules.pem, "o_op": (b"tok", 2), "k_op": (b"key", 0), "sk": "sk",
+      "stripe": "stripe", "hook": rules.slack_webhook, "slack": "slack", "xapp": "xapp", "auth": rules.auth_header,
+      "jwt": "jwt"}),
     (rb"p(?:m_(?<=npm_)(?P<npm>)|ypi-ageichlwas5vcmc(?P<pypi>)"
      rb"|rivate-lines:(?P<putty>[ ]*\d+\r?\n(?:[a-z0-9+/=\x01]+\r?\n?)+)"
      rb"|ass(?:w(?:or)?d|phrase)?" + _tail("p") + rb"|wd" + _tail("w") + rb")", True,
@@ -81,7 +84,6 @@ _PASSES: Final[tuple[tuple[bytes, bool, dict[str, str | _Handler | tuple[bytes, 
      {"gh": "gh", "ghpat": "ghpat", "glpat": "glpat", "sendgrid": "sendgrid"}),
     (rb"cre(?:t(?<=secret)" + _tail("s") + rb"|d(?:ential)?s?" + _tail("c") + rb")", True,
      {"s_op": (b"secret", 2), "c_op": (b"cred", 0)}),
-    (rb"-----begin[ ](?:[a-z0-9\x01]+[ ])*private[ ]\x01ey(?:[ ]bloc\x01)?-----(?P<pem>)", True, {"pem": rules.pem}),
     (rb"curl(?P<curl>)", True, {"curl": rules.curl}),
     (rb"hf_(?P<hf>)", True, {"hf": "hf"}),
     (rb"A(?:(?:KIA|SIA)(?P<aws>)|Iza(?P<google>))", False, {"aws": "aws", "google": "google"}),

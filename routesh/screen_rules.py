@@ -6,12 +6,12 @@ shaped copy (``shaped``, see screen_passes) and the match, and yields (start, en
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 from collections.abc import Iterator
 from typing import Final
 
+from .lazyre import LazyRe
 from .screen_values import distinct_enough, is_placeholder, looks_random
 
 Candidate = tuple[int, int, str]
@@ -35,8 +35,8 @@ def text_of(data: bytes, start: int, end: int) -> str:
 
 # group -> kind, bytes before the lead character, the exact (case-sensitive) format, the length of its fixed
 # prefix, bytes that may not touch it
-TOKENS: Final[dict[str, tuple[str, int, re.Pattern[bytes], int, bytes]]] = {
-    name: (kind, back, re.compile(exact), fixed, touching)
+TOKENS: Final[dict[str, tuple[str, int, LazyRe, int, bytes]]] = {
+    name: (kind, back, LazyRe(exact), fixed, touching)
     for name, kind, back, exact, fixed, touching in (
         ("gh", "github-token", 0, rb"gh[pousr]_[A-Za-z0-9]{36,251}", 4, b""),
         ("ghpat", "github-token", 0, rb"github_pat_[A-Za-z0-9_]{50,255}", 11, b""),
@@ -89,7 +89,7 @@ def token(data: bytes, lead: int, group: str) -> Iterator[Candidate]:
         yield start, end, kind
 
 
-_AWS_SECRET_ON_LINE = re.compile(rb"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+_AWS_SECRET_ON_LINE = LazyRe(rb"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 
 
 def _aws_secret_on_line(data: bytes, start: int, end: int) -> Iterator[Candidate]:
@@ -103,17 +103,24 @@ def _aws_secret_on_line(data: bytes, start: int, end: int) -> Iterator[Candidate
 
 
 _NL = rb"(?:\r?\n|(?:\\r)?\\n)"  # a real line break, or one escaped inside a JSON/code string
-_PEM_BODY = re.compile(rb"(?:[ \t]|" + _NL + rb")*(?:[A-Za-z-]+:[^\n\\]*" + _NL + rb"(?:[ \t]|" + _NL
+_PEM_BODY = LazyRe(rb"(?:[ \t]|" + _NL + rb")*(?:[A-Za-z-]+:[^\n\\]*" + _NL + rb"(?:[ \t]|" + _NL
                        + rb")*)*(?P<b64>[A-Za-z0-9+/=]{8,})")
-_PEM_END = re.compile(rb"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
-_PEM_TAIL = re.compile(rb"(?:" + _NL + rb"[A-Za-z0-9+/=]+)*")
+_PEM_END = LazyRe(rb"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+_PEM_TAIL = LazyRe(rb"(?:" + _NL + rb"[A-Za-z0-9+/=]+)*")
 _PEM_MAX: Final = 200_000
 
 
+_PEM_BEGIN = LazyRe(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+
+
 def pem(data: bytes, shaped: bytes, m: re.Match[bytes]) -> Iterator[Candidate]:
-    """A PEM private key of any flavour; cut short it is still a key (a header and any base64 body)."""
-    start = m.start()
-    body = _PEM_BODY.match(data, m.end())
+    """A PEM private key of any flavour, found from the 'KEY-----' of its header; cut short it is still a key
+    (a header and any base64 body)."""
+    start = shaped.rfind(b"-----begin ", data.rfind(b"\n", 0, m.start()) + 1, m.start())
+    header = _PEM_BEGIN.match(data, start) if start >= 0 else None
+    if header is None or header.end() != m.end():
+        return  # an -----END line, or not a PEM header
+    body = _PEM_BODY.match(data, header.end())
     if body is None or len(set(body.group("b64"))) < 4:
         return  # only the header (code that parses PEM files), or a stand-in body
     end_marker = _PEM_END.search(data, body.end(), body.end() + _PEM_MAX)
@@ -129,7 +136,8 @@ def putty(data: bytes, shaped: bytes, m: re.Match[bytes]) -> Iterator[Candidate]
     yield m.start(), m.end(), "private-key"
 
 
-_CURL_USER = re.compile(rb"""[ \t](?:-u[ \t]*|--user[ \t=]+)(?P<q>["']?)(?P<user>[^\s:"'@$]{0,64}):"""
+_MASKED = LazyRe(r"^[$%<{\[*\u2026]|\*\*\*|xxx|\.\.\.|\u2026", re.IGNORECASE)  # $PASS, <pw>, ***, xxx, ...
+_CURL_USER = LazyRe(rb"""[ \t](?:-u[ \t]*|--user[ \t=]+)(?P<q>["']?)(?P<user>[^\s:"'@$]{0,64}):"""
                         rb"""(?P<pw>[^\s"']{1,256})(?P=q)""")
 
 
@@ -147,12 +155,12 @@ def curl(data: bytes, shaped: bytes, m: re.Match[bytes]) -> Iterator[Candidate]:
         end = line_end + 1
     for cred in _CURL_USER.finditer(data, m.end(), line_end):
         password = text_of(data, *cred.span("pw"))
-        if not is_placeholder(password) and not is_placeholder(text_of(data, *cred.span("user")) + password):
+        if not _MASKED.search(password):  # on a command line even user:pass is a credential
             yield cred.start("pw"), cred.end("pw"), "basic-auth"
 
 
-_URL_CREDENTIALS = re.compile(rb"://([^\s:/?#@'\"<>()\[\]{}]{0,128}):([^\s/?#@'\"<>]{1,256})@")
-_EXAMPLE_HOST = re.compile(rb"(?:[a-z0-9-]+\.)*(?:example|test|invalid)(?:\.(?:com|org|net))?(?![\w.-])",
+_URL_CREDENTIALS = LazyRe(rb"://([^\s:/?#@'\"<>()\[\]{}]{0,128}):([^\s/?#@'\"<>]{1,256})@")
+_EXAMPLE_HOST = LazyRe(rb"(?:[a-z0-9-]+\.)*(?:example|test|invalid)(?:\.(?:com|org|net))?(?![\w.-])",
                            re.IGNORECASE)
 
 
@@ -174,10 +182,10 @@ def url_password(data: bytes, shaped: bytes, m: re.Match[bytes]) -> Iterator[Can
         yield cred.start(2), cred.end(2), "url-password"
 
 
-_ENV_LINE = re.compile(rb"[ \t]*+(?:export[ \t]+)?(?P<name>[A-Za-z_][A-Za-z0-9_.]{0,100}+)=(?P<q>[\"']?)"
+_ENV_LINE = LazyRe(rb"[ \t]*+(?:export[ \t]+)?(?P<name>[A-Za-z_][A-Za-z0-9_.]{0,100}+)=(?P<q>[\"']?)"
                        rb"(?P<val>[A-Za-z0-9_+/=.~:@%!^*?&|$-]{16,2000})(?P=q)[ \t]*(?:#[^\n]*)?(?=\r?\n|\Z)")
-_DIGEST_PREFIX = re.compile(r"(?:sha\d+|md5|blake2[bs]?)[-:=]", re.IGNORECASE)  # checksums, SRI hashes
-_QUERY = re.compile(r"[\w.-]+=[^&=]*&[\w.-]+=")  # grant_type=authorization_code&code=...
+_DIGEST_PREFIX = LazyRe(r"(?:sha\d+|md5|blake2[bs]?)[-:=]", re.IGNORECASE)  # checksums, SRI hashes
+_QUERY = LazyRe(r"[\w.-]+=[^&=]*&[\w.-]+=")  # grant_type=authorization_code&code=...
 _ENV_NOT_SECRET: Final = ("BOUNDARY", "INTEGRITY", "_SHA", "_COMMIT", "_HASH", "_CHECKSUM", "_DIGEST", "_VERSION",
                           "_ID", "_PATH", "_DIR", "_FILE", "_URL", "_URI", "_HOST", "_NAME", "_REV", "_TAG",
                           "_BRANCH", "_REGION", "_MODEL", "PRIMARYKEY", "FOREIGNKEY")
@@ -206,10 +214,10 @@ def auth_header(data: bytes, shaped: bytes, m: re.Match[bytes]) -> Iterator[Cand
         return
     if m.group("scheme") == b"basic":
         try:  # a short credential is still one when it decodes to user:password
-            decoded = base64.b64decode(value, validate=True).decode("ascii")
+            decoded = binascii.a2b_base64(value.encode("ascii"), strict_mode=True).decode("ascii")
         except (binascii.Error, ValueError, UnicodeDecodeError):
             decoded = ""
-        if ":" in decoded and decoded.isprintable() and not is_placeholder(decoded.split(":", 1)[1]):
+        if ":" in decoded and decoded.isprintable() and decoded.split(":", 1)[1]:
             yield start, end, "basic-auth"
         elif looks_random(value.rstrip("="), 16):
             yield start, end, "basic-auth"

@@ -10,6 +10,8 @@ import re
 from collections import Counter
 from typing import Final
 
+from .lazyre import LazyRe
+
 _PLACEHOLDER_WORDS: Final = frozenset("""
     changeme change_me changethis change-me password passwd pass pwd passphrase secret secrets token
     key apikey api_key api-key example examples sample dummy fake test testing tests foo bar baz qux
@@ -25,12 +27,14 @@ _SOFT_STARTS: Final = ("your", "my_", "my-", "mock", "insert", "replace", "enter
 _REFERENCE_STARTS: Final = ("<", "$", "%", "@", "!", "&", "*")  # templates, shell/YAML/vault references
 _PLACEHOLDER_PARTS: Final = ("xxxx", "****", "example", "changeme", "change_me", "placeholder", "your_", "your-",
                              "redacted", "dummy", "...", "\u2026", "<your", "replace_me", "replace-me")
-_TEMPLATE = re.compile(r"\{\{|\}\}|\$\{|\$\(|%\([a-z_]+\)[sd]|%[-+ 0-9.]*[sdifrxX]|\{[A-Za-z0-9_.]*\}"
+_TEMPLATE = LazyRe(r"\{\{|\}\}|\$\{|\$\(|%\([a-z_]+\)[sd]|%[-+ 0-9.]*[sdifrxX]|\{[A-Za-z0-9_.]*\}"
                        r"|^<.*>$|^\[.*\]$")
-_REFERENCE = re.compile(r"(?<![A-Za-z0-9])\$[A-Za-z_][A-Za-z0-9_]*|\$\{[^}]*\}|\$\([^)]*\)|%[A-Z_][A-Z0-9_]*%")
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_SEGMENTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+_REFERENCE = LazyRe(r"(?<![A-Za-z0-9])\$[A-Za-z_][A-Za-z0-9_]*|\$\{[^}]*\}|\$\([^)]*\)|%[A-Z_][A-Z0-9_]*%")
+_UUID = LazyRe(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_SEGMENTS = LazyRe(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 _VOWELS: Final = frozenset("aeiou")
+_ONSETS: Final = frozenset(
+    "bl br ch cl cr dr fl fr gl gn gr kn ph pl pr ps qu sc sh sk sl sm sn sp st sw th tr tw wh wr".split())
 
 
 def entropy(value: str) -> float:
@@ -59,12 +63,23 @@ def word_like(value: str) -> bool:
     digits = len(segments) - len(letters)
     if digits > max(1, len(letters) // 2) or sum(len(s) for s in segments if s.isdigit()) > 4:
         return False
-    short = sum(1 for s in letters if len(s) <= 2 or sum(c in _VOWELS for c in s.lower()) < 0.2 * len(s))
-    if short > max(1, len(letters) // 3):
-        return False  # pieces too short or unpronounceable: 'Lg', 'QVJ', 'kjjalqy'
+    mixed = any(c.islower() for c in value) and any(c.isupper() for c in value)
+    if sum(_odd(s, mixed) for s in letters) > max(1, len(letters) // 3):
+        return False  # pieces too short or unpronounceable: 'Lg', 'QVJ', 'kjjalqy', 'Tpaf'
     if len(letters) >= 5 and sum(len(s) for s in letters) < 3.5 * len(letters):
         return False  # many short pieces: PpizsVNXIRhoBYALgQVJ
     return True
+
+
+def _odd(segment: str, mixed_case: bool) -> bool:
+    """A piece that is not a word: too short, hardly a vowel, a first consonant pair no English word starts
+    with (acronyms aside: PKCS, HTTP), or a long upper-case run inside a mixed-case value."""
+    low = segment.lower()
+    if len(low) <= 2 or sum(c in _VOWELS for c in low) < 0.2 * len(low):
+        return True
+    if segment.isupper():
+        return mixed_case and len(segment) >= 7
+    return low[0] not in _VOWELS and low[1] not in _VOWELS and low[1] != "y" and low[:2] not in _ONSETS
 
 
 def _path_like(value: str) -> bool:
@@ -83,7 +98,8 @@ def looks_random(value: str, min_len: int) -> bool:
     if kinds < 2 or word_like(value):
         return False
     threshold = min(3.3, 0.8 * math.log2(len(value)))
-    return entropy(value) >= threshold and class_changes(value) >= 0.2
+    # a long value that is not words may keep its case for a few characters at a time
+    return entropy(value) >= threshold and (class_changes(value) >= 0.2 or len(value) >= 16)
 
 
 def _template_only(value: str) -> bool:

@@ -92,7 +92,7 @@ _TOKEN_CONTEXTS = ("{s}", "here it is: {s}", "export TOKEN_VALUE={s}", 'client =
 _BEFORE = ("", "admin", "service_account", "frontend", "minio", "maxmind", "typeform_api", "some_api", "todo",
            "db", "prod", "stripe", "github", "backend", "internal", "legacy", "user")
 _AFTER = ("", "123", "do_not_commit", "prod", "2", "value", "old", "live")
-_GENERIC_WORDS = ("token", "secret", "api_key", "access_token", "auth_token", "client_secret", "private_key",
+_GENERIC_WORDS = ("token", "tok", "secret", "api_key", "access_token", "auth_token", "client_secret", "private_key",
                   "credentials", "secret_key", "access_key", "signing_key", "encryption_key", "refresh_token")
 _PASSWORD_WORDS = ("password", "passwd", "pwd", "passphrase", "db_password", "pass")
 
@@ -197,7 +197,11 @@ NEGATIVES = [
     'api_key = "sample-api-key"',
     "Authorization: Bearer ${TOKEN}",
     "curl -u $USER:$PASSWORD https://api.example.com",
-    "curl -u admin:admin http://localhost:8080",
+    "Authorization: Basic <base64 of user:password>",
+    "tok = next(tokens)",
+    "tok_type = tokenize.NAME",
+    "curl -u admin:*** http://localhost:8080",
+    "curl -u deploy:<token> https://ci.internal",
     'ADMIN_TOKEN = os.getenv("ADMIN_TOKEN")',
     "SERVICE_ACCOUNT_TOKEN: ${{ secrets.SERVICE_ACCOUNT_TOKEN }}",
     "self.secret_key = secret_key",

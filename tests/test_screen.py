@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import random
 import string
+import subprocess
+import sys
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
@@ -437,11 +439,19 @@ def test_a_pem_block_cut_short_is_a_key_and_block_refuses_it() -> None:
 
 
 def test_a_short_prompt_without_candidates_compiles_nothing() -> None:
-    from routesh import screen_passes
-
-    screen_passes._compiled.cache_clear()
-    assert scan("fix the failing test in the router and explain why") == ()
-    assert screen_passes._compiled.cache_info().currsize == 0
+    """Importing the screen and clearing a short prompt compiles no regex (the dry-run's start-up cost)."""
+    code = """
+import re
+from routesh import screen, screen_assign, screen_passes, screen_rules, screen_values
+assert screen.scan("fix the failing test in the router and explain why") == ()
+lazy = [v for m in (screen_assign, screen_rules, screen_values) for v in vars(m).values()
+        if isinstance(v, screen_values.LazyRe)]
+lazy += [t[2] for t in screen_rules.TOKENS.values()]
+assert len(lazy) > 20 and all(r._re is None for r in lazy), "a pattern was compiled"
+assert screen_passes._compiled.cache_info().currsize == 0
+assert screen.scan("token = 'x9Kq2mZ7pLw4Rt8v'") != ()  # and the first real candidate compiles them
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)
 
 
 def test_a_truncated_pem_is_refused_end_to_end_under_block(upstream, tmp_path) -> None:  # noqa: F811
