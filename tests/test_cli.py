@@ -311,3 +311,8 @@ def test_a_prompt_that_starts_with_a_command_name_is_told_about_dashdash(argv, w
 def test_dashdash_sends_a_command_word_as_a_prompt():
     p = routesh("--dry-run", "--json", "--", "help", "me")
     assert p.returncode == 0 and json.loads(p.stdout)["prompt_chars"] == len("help me")
+
+
+def test_code_takes_routesh_options_before_claude_args():
+    p = routesh("code", "--profile", "nope", "-p", "hi")
+    assert p.returncode == 2 and "unknown profile 'nope'" in p.stderr
