@@ -145,7 +145,7 @@ def test_an_empty_user_file_never_locks_out_show_init_doctor_routes():
     assert routesh("routes").returncode == 0
     doctor = routesh("doctor")
     said = " ".join(doctor.stdout.split())  # the report wraps long lines
-    assert doctor.returncode == 1 and "is empty" in said and "config init --force" in said
+    assert doctor.returncode == 1 and "is empty" in said and "routesh config init" in said
     one_shot = routesh("--dry-run", "hi")  # what sends prompts does not guess: the user's file is gone
     assert one_shot.returncode == 2 and "the file is empty" in one_shot.stderr and "config init" in one_shot.stderr
     assert routesh("config", "init").returncode == 0 and f.read_text() == builtin_text()

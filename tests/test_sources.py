@@ -91,7 +91,7 @@ def test_an_empty_user_file_is_an_error_unless_only_showing(isolated_home):
     from routesh.yamlnodes import ConfigError
 
     write(user_config_file(), "user").write_text(" \n\n")
-    with pytest.raises(ConfigError, match="the file is empty; run `routesh config init --force`"):
+    with pytest.raises(ConfigError, match="the file is empty; run `routesh config init`"):
         load(None, {}, isolated_home)
     loaded = load(None, {}, isolated_home, blank_ok=True)
     assert loaded.kind == "builtin" and any("is empty, so the built-in default is shown" in w
