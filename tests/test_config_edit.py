@@ -162,3 +162,17 @@ def test_an_untrusted_project_file_is_mentioned_by_every_command(isolated_home, 
     p = subprocess.run([ROUTESH, *argv], cwd=proj, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     said = " ".join((p.stdout + p.stderr).split())
     assert "routes.yaml is not trusted, so it is ignored" in said and "config trust routes.yaml" in said, said
+
+
+def test_what_config_show_prints_loads_back_the_same(tmp_path):
+    f = tmp_path / "r.yaml"
+    f.write_text(MINI + "profiles:\n  w: {allow_providers: [a], budget: {daily_usd: 2.5, on_exceed: downgrade, "
+                        "downgrade: default}, providers: {a: {key_env: W_KEY}}}\n"
+                        "models: {mini-model: {input: 1, output: 2, context_window: 1000}}\n"
+                        "code: {default: default, long_context_threshold: 10}\n")
+    first = routesh("config", "show", "--config", str(f))
+    copy = tmp_path / "copy.yaml"
+    copy.write_text(first.stdout)
+    second = routesh("config", "show", "--config", str(copy))
+    assert first.returncode == second.returncode == 0
+    assert first.stdout.split("\n", 1)[1] == second.stdout.split("\n", 1)[1] and "W_KEY" in first.stdout
