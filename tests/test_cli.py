@@ -316,3 +316,9 @@ def test_dashdash_sends_a_command_word_as_a_prompt():
 def test_code_takes_routesh_options_before_claude_args():
     p = routesh("code", "--profile", "nope", "-p", "hi")
     assert p.returncode == 2 and "unknown profile 'nope'" in p.stderr
+
+
+def test_the_dashdash_hint_keeps_the_options_given_before():
+    p = routesh("--dry-run", "--profile", "work-approved", "log", "the", "errors")
+    assert p.returncode == 2
+    assert "routesh --dry-run --profile work-approved -- log the errors" in p.stderr
