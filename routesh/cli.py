@@ -56,6 +56,8 @@ class _Parser(argparse.ArgumentParser):
                 hint = _prompt_hint() or hint
         elif "invalid choice" in message or message.startswith("unknown command"):
             hint = _prompt_hint() or hint
+        if self.prog == "routesh" and _Parser.words:  # `routesh --dry-run log the errors`: a prompt, surely
+            message, hint = f"{message} before `routesh {_Parser.words[0]}`", _prompt_hint()
         self.exit(EXIT_USAGE, f"{self.prog}: {message}\n{hint}\n")
 
 
