@@ -40,7 +40,8 @@ A prompt that starts with a command name needs `--` first: routesh -- log the er
 class _Parser(argparse.ArgumentParser):
     """argparse that says what is wrong in two lines and exits 2, with a did-you-mean for options."""
 
-    words: list[str] = []  # the command's words from the subcommand on, for the `--` hint (set by run)
+    words: list[str] = []  # the command line split at the subcommand, for the `--` hint (set by run)
+    head: list[str] = []
 
     def error(self, message: str) -> NoReturn:
         hint = f"run `{self.prog} -h` for usage"
@@ -55,6 +56,8 @@ class _Parser(argparse.ArgumentParser):
                 hint = _prompt_hint() or hint
         elif "invalid choice" in message or message.startswith("unknown command"):
             hint = _prompt_hint() or hint
+        if self.prog == "routesh" and _Parser.words:  # `routesh --dry-run log the errors`: a prompt, surely
+            message, hint = f"{message} before `routesh {_Parser.words[0]}`", _prompt_hint()
         self.exit(EXIT_USAGE, f"{self.prog}: {message}\n{hint}\n")
 
 
@@ -62,10 +65,9 @@ def _prompt_hint() -> str:
     """How to send the words as a prompt, for someone who meant `routesh log the errors` as one."""
     import shlex
 
-    words = _Parser.words
-    if not words:
+    if not _Parser.words:
         return ""
-    return f"to send this as a prompt, put -- first: routesh -- {shlex.join(words)}"
+    return f"to send this as a prompt, put -- first: {shlex.join(['routesh', *_Parser.head, '--', *_Parser.words])}"
 
 
 def add_global_options(p: argparse.ArgumentParser, *, suppress: bool = False) -> None:
@@ -136,7 +138,6 @@ def _command(sub: str) -> tuple[argparse.ArgumentParser, Callable[[argparse.Name
 
 def _builtin(word: str, rest: list[str]) -> int:
     """`routesh version`, `routesh help [COMMAND [ACTION]]`: answered locally, like git and gh."""
-    _Parser.words = [word, *rest]
     if word == "version":
         if rest:
             _Parser(prog="routesh version").error(f"unrecognized arguments: {' '.join(rest)}")
@@ -163,10 +164,10 @@ def _builtin(word: str, rest: list[str]) -> int:
 def run(argv: list[str]) -> int:
     """Parse and dispatch; raises UserError and friends for main() to report."""
     head, sub, rest = _split(argv)
+    _Parser.head, _Parser.words = head, [] if sub is None else [sub, *rest]
     if sub in BUILTINS:
         return _builtin(sub, rest)
     if sub is not None:
-        _Parser.words = [sub, *rest]
         parent = _Parser(prog="routesh", add_help=False)
         add_global_options(parent)
         parent.add_argument("--route", help=argparse.SUPPRESS)

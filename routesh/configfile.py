@@ -39,7 +39,7 @@ CODE_KEYS = ("default", "background", "think", "long_context", "long_context_thr
 CLAUDE_KEYS = ("path",)
 AUTHS = ("api-key", "bearer", "subscription")
 # upper bounds (docs/config.md): beyond them a value is a typo, and some would break at run time
-MAX_RETRIES = 10  # per route and attempt; each retry waits longer, so 10 is already minutes
+MAX_RETRIES = 10  # extra attempts per route; each waits longer than the last, so 10 is already minutes
 MAX_TIMEOUT_S = 86_400.0  # one day
 MAX_TOKENS = 100_000_000  # token counts and context windows
 MAX_USD = 1_000_000.0  # budgets

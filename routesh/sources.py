@@ -172,7 +172,7 @@ def load(flag: str | None, env: Mapping[str, str], cwd: Path, *, blank_ok: bool 
     to the built-in default with a warning, so that `config show`, `routes` and `doctor` still work.
     """
     where = locate(flag, env, cwd)
-    fix = "run `routesh config init --force` to write the default there with its comments, or delete the file"
+    fix = "run `routesh config init` to write the default there with its comments, or delete the file"
     if where.blank and not blank_ok:
         raise ConfigError([Problem(str(where.path), 0, f"the file is empty; {fix}")])
     if where.blank:

@@ -36,7 +36,7 @@ class Problem:
 SHOWN_PROBLEMS = 20  # a file with thousands of mistakes gets the first ones and a count, not a flood
 MAX_CHARS = 4 * 1024 * 1024  # a routes.yaml with 1,000 rules is ~60 KB; anything this big is a mistake
 MAX_DEPTH = 40  # routes.yaml needs 6 levels; libyaml's composer recurses in C and crashes near 40,000
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0/C1 controls but tab and newline
 # what YAML itself refuses to read (tab, LF, CR, NEL and the BOM are allowed), found before the parser so
 # the message can carry a line number
 _UNREADABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
@@ -222,8 +222,8 @@ class Reader:
         assert isinstance(node, MappingNode)
         for knode, vnode in node.value:
             name = str(knode.value) if isinstance(knode, ScalarNode) else ""
-            if not name:
-                self.fail(knode, f"{where}: names must be plain strings")
+            if not name or _CONTROL.search(name):
+                self.fail(knode, f"{where}: names must be plain strings without control characters")
             elif name in seen:
                 self.fail(knode, f"{where}: '{name}' is defined twice; keep one")
             else:
@@ -249,6 +249,10 @@ class Reader:
             value: Any = str(node.value)
         else:
             value = self.scalar(node, "str", where)
+        if value is not None and (bad := _CONTROL.search(value)):
+            self.fail(node, f"{where}: holds the control character U+{ord(bad.group()):04X} (written as an escape); "
+                            "remove it: it could drive the terminal when shown")
+            return None
         if value is not None and choices is not None and value not in choices:
             self.fail(node, f"{where}: '{value}' is not one of {', '.join(choices)}{did_you_mean(value, choices)}")
             return None

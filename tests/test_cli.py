@@ -251,3 +251,74 @@ def test_secret_never_reaches_output_or_ledger(upstream, tmp_path):
     with sqlite3.connect(ledger_file()) as db:
         blob += repr(db.execute("select * from attempts").fetchall())
     assert KEY not in blob
+
+
+# --- command line habits ----------------------------------------------------------------------------
+
+OTHER = "routes: {default: {provider: a, model: other-model}}\nproviders: {a: {type: openai, key: none}}\n" \
+        "profiles: {solo: {}}\n"
+
+
+@pytest.mark.parametrize("argv", [
+    ("routes", "--config", "{f}"), ("config", "show", "--config", "{f}"), ("config", "check", "--config", "{f}"),
+    ("keys", "list", "--config", "{f}"), ("doctor", "--config", "{f}"), ("log", "--config", "{f}"),
+    ("stats", "--config", "{f}"), ("--config", "{f}", "routes"),
+])
+def test_global_options_work_after_the_subcommand(tmp_path, argv):
+    f = tmp_path / "other.yaml"
+    f.write_text(OTHER)
+    p = routesh(*(a.format(f=f) for a in argv), env={"COLUMNS": "200"})
+    assert p.returncode in (0, 1) and "unknown option" not in p.stderr, p.stderr
+    if argv[0] in ("routes", "config", "--config"):
+        assert "other-model" in p.stdout or str(f) in p.stdout
+
+
+def test_profile_after_the_subcommand_is_used_and_checked():
+    assert routesh("routes", "--profile", "work-approved").returncode == 0
+    p = routesh("routes", "--profile", "nope")
+    assert p.returncode == 2 and "unknown profile 'nope'" in p.stderr
+    p = routesh("keys", "list", "--profile", "work-approved", "--json")
+    assert p.returncode == 0 and {r["profile"] for r in json.loads(p.stdout)} == {"work-approved"}
+
+
+def test_an_option_after_the_subcommand_beats_the_one_before(tmp_path):
+    f = tmp_path / "other.yaml"
+    f.write_text(OTHER)
+    p = routesh("--config", "/nonexistent.yaml", "config", "show", "--config", str(f))
+    assert p.returncode == 0 and "other-model" in p.stdout
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (("help",), "usage: routesh"), (("help", "log"), "usage: routesh log"),
+    (("help", "config", "init"), "usage: routesh config init"), (("version",), "routesh 0."),
+    (("--version",), "routesh 0."),
+])
+def test_help_and_version_are_answered_not_sent(argv, needle):
+    p = routesh(*argv, env={"ANTHROPIC_API_KEY": "sk-ant-api03-never-sent"})
+    assert p.returncode == 0 and p.stdout.startswith(needle), p.stdout + p.stderr
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (("log", "the", "errors"), "log the errors"), (("help", "me", "fix", "it"), "help me fix it"),
+    (("config", "the", "thing"), "config the thing"), (("stats", "--json", "for", "today"), "stats --json for today"),
+])
+def test_a_prompt_that_starts_with_a_command_name_is_told_about_dashdash(argv, words):
+    p = routesh(*argv)
+    assert p.returncode == 2 and f"put -- first: routesh -- {words}" in p.stderr, p.stderr
+    assert len(p.stderr.splitlines()) == 2 and "unknown option the" not in p.stderr
+
+
+def test_dashdash_sends_a_command_word_as_a_prompt():
+    p = routesh("--dry-run", "--json", "--", "help", "me")
+    assert p.returncode == 0 and json.loads(p.stdout)["prompt_chars"] == len("help me")
+
+
+def test_code_takes_routesh_options_before_claude_args():
+    p = routesh("code", "--profile", "nope", "-p", "hi")
+    assert p.returncode == 2 and "unknown profile 'nope'" in p.stderr
+
+
+def test_the_dashdash_hint_keeps_the_options_given_before():
+    p = routesh("--dry-run", "--profile", "work-approved", "log", "the", "errors")
+    assert p.returncode == 2
+    assert "routesh --dry-run --profile work-approved -- log the errors" in p.stderr

@@ -67,3 +67,32 @@ def test_search_stops_at_the_repository_root(isolated_home):
     repo = outer / "repo"
     (repo / ".git").mkdir(parents=True)
     assert load(None, {}, repo).warnings == ()
+
+
+def test_files_that_cannot_be_a_routes_yaml(isolated_home, tmp_path):
+    import pytest
+
+    from routesh.yamlnodes import ConfigError
+
+    user_config_file().mkdir(parents=True)
+    with pytest.raises(ConfigError, match="is a directory, not a routes.yaml file"):
+        load(None, {}, isolated_home)
+    with pytest.raises(ConfigError, match="far too big"):
+        load("/dev/zero", {}, isolated_home)  # read only as far as a valid file could go
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes(MINI.encode() + b"# caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"latin1.yaml:3: not valid UTF-8 \(byte 0xe9\)"):
+        load(str(bad), {}, isolated_home)
+
+
+def test_an_empty_user_file_is_an_error_unless_only_showing(isolated_home):
+    import pytest
+
+    from routesh.yamlnodes import ConfigError
+
+    write(user_config_file(), "user").write_text(" \n\n")
+    with pytest.raises(ConfigError, match="the file is empty; run `routesh config init`"):
+        load(None, {}, isolated_home)
+    loaded = load(None, {}, isolated_home, blank_ok=True)
+    assert loaded.kind == "builtin" and any("is empty, so the built-in default is shown" in w
+                                            for w in loaded.warnings)

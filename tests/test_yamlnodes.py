@@ -98,3 +98,18 @@ def test_thousands_of_problems_are_summed_up():
 def test_merge_keys_say_they_are_not_supported():
     ps = problems("base: &b {provider: a}\n" + OK.replace("{provider: a, model: m}", "{<<: *b, model: m}"))
     assert any("merge keys (<<) are not supported" in p for p in ps)
+
+
+@pytest.mark.parametrize("escape", ["\\e]52;c;aGk=\\a", "\\x1b[2J", "\\x9b", "\\0", "\\r"])
+def test_control_characters_written_as_escapes_are_refused_in_values_and_names(escape):
+    ps = problems(OK + f'profiles:\n  personal: {{description: "a{escape}"}}\n')
+    assert ps == [f"routes.yaml:4: profiles.personal.description: holds the control character U+"
+                  f"{ps[0].split('U+')[1][:4]} (written as an escape); remove it: it could drive the terminal when shown"]
+    ps = problems(OK.replace("{default:", f'{{"x{escape}": {{provider: a, model: m}}, default:'))
+    assert any("names must be plain strings without control characters" in p for p in ps)
+    assert not any("\x1b" in p or "\x9b" in p for p in ps)
+
+
+def test_tabs_and_newlines_in_values_are_fine():
+    c = parse(OK.replace("model: m}", 'model: m, system: "line one\\n\\tline two"}'), "routes.yaml")
+    assert c.routes["default"].system == "line one\n\tline two"

@@ -102,7 +102,7 @@ def serve(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------------ code
 
-_CODE_OPTS = {"--gateway-log": True, "-v": False, "--verbose": False}
+_CODE_OPTS = {"--gateway-log": True, "-v": False, "--verbose": False, "--config": True, "--profile": True}
 
 
 def add_code_parser(p: argparse.ArgumentParser) -> Handler:
