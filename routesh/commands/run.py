@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..context import Context
-from ..errors import EXIT_MODEL, EXIT_OK
+from ..errors import EXIT_MODEL, EXIT_OK, EXIT_POLICY
 from ..plan import Plan
 from ..render import decision_line
 
@@ -56,6 +56,11 @@ def run_plan(ctx: Context, plan: Plan, *, tag: str | None = None) -> int:
     if outcome.status == "partial":
         print(f"routesh: the answer above is partial: {outcome.error}", file=sys.stderr)
         return EXIT_MODEL
+    if outcome.policy is not None:  # what was left to try is a route the profile forbids
+        print(f"routesh: refused, nothing more was sent: {outcome.policy}", file=sys.stderr)
+        if outcome.error:
+            print(f"routesh: the last attempt failed: {outcome.error}", file=sys.stderr)
+        return EXIT_POLICY
     if outcome.status == "refused":
         print(f"routesh: {outcome.model} declined to answer (stop_reason: refusal); set on_refusal on route "
               f"{outcome.route} to escalate such prompts", file=sys.stderr)

@@ -44,7 +44,7 @@ from ..dispatch import (
 from ..engines import parse_retry_after
 from ..events import AttemptRecord, EngineError
 from ..keymask import mask_keys
-from ..policy import apply_budget, check, check_budget, day_start, month_start, route_refusal
+from ..policy import BudgetVerdict, apply_budget, check, check_budget, day_start, month_start, route_refusal
 from ..router import Decision, fallback_chain
 from . import jsonsplice
 from .classify import SENTINELS, Classification, classify, latest_user_text, outgoing_text
@@ -127,6 +127,8 @@ class LedgerWriter:
         self._queued_cost = 0.0  # written by the loop's thread only
         self._written_cost = 0.0  # written by the ledger thread only
         self._base: tuple[float, float, float] = (0.0, 0.0, 0.0)  # spent today, this month, _written_cost then
+        self.problem: str | None = None  # why the budget cannot be checked (no ledger, unreadable, unwritable)
+        self._ready = threading.Event()  # set once the ledger was opened and the totals read (or that failed)
         self._thread = threading.Thread(target=self._run, name="routesh-ledger", daemon=True)
         self._thread.start()
 
@@ -138,6 +140,7 @@ class LedgerWriter:
 
     def spent_now(self) -> tuple[float, float]:
         """Spend today and this month for the budget profile, counting rows still queued."""
+        self._ready.wait(5.0)
         today, month, seen = self._base
         unseen = self._queued_cost - seen
         return today + unseen, month + unseen
@@ -147,12 +150,17 @@ class LedgerWriter:
             from ..ledger import Ledger
 
             ledger = Ledger(self._path) if self._path else Ledger()
-        except Exception as exc:  # noqa: BLE001 - no ledger must not mean no answers
+            if self._budget_profile:
+                ledger.check_writable()  # a budget needs a ledger that can count what it lets through
+        except Exception as exc:  # noqa: BLE001 - no ledger must not mean no answers (but budgets refuse)
+            self.problem = f"the usage ledger cannot be used ({type(exc).__name__}: {exc})"
+            self._ready.set()
             self._log(f"routesh: warning: usage ledger unavailable ({type(exc).__name__}); requests are not recorded")
             while self._q.get() is not None:
                 pass
             return
         self._refresh(ledger)
+        self._ready.set()
         last = time.monotonic()
         while True:
             try:
@@ -162,7 +170,8 @@ class LedgerWriter:
             if rec is None:
                 break
             if isinstance(rec, AttemptRecord):
-                ledger.record(rec)
+                if not ledger.record(rec) and self._budget_profile:
+                    self.problem = f"the usage ledger cannot record ({ledger.last_error})"
                 if rec.cost_usd:
                     self._written_cost += rec.cost_usd
             if self._budget_profile and time.monotonic() - last > 5:
@@ -178,8 +187,10 @@ class LedgerWriter:
         try:
             self._base = (ledger.spent(self._budget_profile, day_start(now).timestamp()),
                           ledger.spent(self._budget_profile, month_start(now).timestamp()), seen)
-        except Exception:  # noqa: BLE001 - a budget that cannot be read is checked against the last totals
-            pass
+        except Exception as exc:  # noqa: BLE001 - a budget that cannot be read refuses until it can be read again
+            self.problem = f"the usage ledger cannot be read ({type(exc).__name__}: {exc})"
+            return
+        self.problem = None if ledger.ok else self.problem
 
     def close(self, timeout: float = 5.0) -> None:
         """Write what is queued, then stop."""
@@ -574,12 +585,21 @@ class Gateway:
             refusal = self._screen(job, profile.name, profile.on_secret)
             if refusal:
                 return self._refuse(job, writer, refusal)
-        if profile.budget is not None and self.ledger is not None:
-            today, month = self.ledger.spent_now()
-            verdict = apply_budget(verdict, check_budget(profile, today, month, datetime.now()), config, profile)
-            if not verdict.allowed:
-                return self._refuse(job, writer, verdict.why)
+        verdict = apply_budget(verdict, self.budget_now(), config, profile)
+        if not verdict.allowed:
+            return self._refuse(job, writer, verdict.why)
         return await self._run(job, verdict.routes, writer)
+
+    def budget_now(self) -> BudgetVerdict | None:
+        """The profile's budget now (None: no budget); one that cannot be checked counts as spent, never as free."""
+        profile = self.ctx.profile
+        if profile.budget is None:
+            return None
+        problem = "no usage ledger" if self.ledger is None else self.ledger.problem
+        if problem is None:
+            assert self.ledger is not None
+            return check_budget(profile, *self.ledger.spent_now(), datetime.now())
+        return BudgetVerdict(True, f"profile '{profile.name}' has a budget but {problem}")
 
     def _screen(self, job: _Job, profile: str, on_secret: str) -> str | None:
         """Secrets in the latest turn (typed, or read by a tool): why to refuse, or None to send.
@@ -612,7 +632,7 @@ class Gateway:
         """The plan: each route with its retries, like dispatch.Dispatcher.run; stops at the first answer."""
         ctx = self.ctx
         config, profile = ctx.config, ctx.profile
-        plan = RoutePlan(config, ctx.catalog, routes, lambda msg: self._note(job, msg))
+        plan = RoutePlan(config, ctx.catalog, routes, profile, lambda msg: self._note(job, msg), self.budget_now)
         attempt_no = 0
         last: Failure | None = None
         for name, route in plan:
@@ -641,8 +661,8 @@ class Gateway:
                 err = result.err
                 if err.context_too_long:
                     big = large_context_route(config)
-                    if big and not route_refusal(config, profile, big):
-                        plan.jump(big)
+                    if big:
+                        plan.jump(big)  # checked by the profile's policy like every route change
                     break
                 if err.status in (401, 403):
                     self._keys.pop((profile.name, provider.name), None)  # maybe the key was replaced since
@@ -658,6 +678,9 @@ class Gateway:
                 await self._sleep(wait)
         if last is None:
             last = _fail(502, "routesh: no route could be tried")
+        if plan.refusal():  # what was left to try is forbidden: say so, in Anthropic's error shape
+            message, etype = _anthropic_error_fields(last.body, last.status)
+            last.body = error_body(last.status, f"{message} (routesh refused to go on: {plan.refusal()})", etype)
         headers = [("x-routesh-request-id", job.request_id), *last.headers]
         self._respond(writer, last.status, last.body, keep=job.req.keep_alive, headers=headers)
         return job.req.keep_alive
