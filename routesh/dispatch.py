@@ -341,6 +341,10 @@ class Dispatcher:
             out.session_id = done.session_id if done else None
             return "done"
         out.error = f"{provider.name}/{model}: {_describe(error)}"
+        if error.kind == "policy":  # Claude Code's gateway refused one of its requests: nothing more is tried
+            out.policy = error.message
+            out.status = "partial" if status == "partial" else "error"
+            return "stop"
         if status in ("partial", "cancelled"):
             out.status = status
             return "stop"

@@ -139,11 +139,20 @@ class Runner:
         guarded = self.guard(plan)
         for notice in guarded.notices:
             self.on_notice(notice)
-        d = Dispatcher(self.ctx.config, self.ctx.profile, self.ctx.catalog, engine_for, key_for,
+        d = Dispatcher(self.ctx.config, self.ctx.profile, self.ctx.catalog, self.engine_for, key_for,
                        on_text=self.on_text, on_notice=self.on_notice, record=self.record,
                        claude_path=self.ctx.config.claude_path, budget=self.budget_now)
         return d.run(guarded.routes, guarded.text, history=history, rule=_rule_label(plan), tag=tag,
                      resume_session=resume_session, cancel=cancel)
+
+    def engine_for(self, route: Route, provider: Provider) -> Engine:
+        """The route's engine; Claude Code runs behind a private gateway that screens each of its requests."""
+        inner = engine_for(route, provider)
+        if route.via != "claude-code":
+            return inner
+        from .gateway.pinned import engine
+
+        return engine(self.ctx, route, provider, inner)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Close the ledger."""

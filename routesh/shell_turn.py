@@ -206,11 +206,12 @@ def failure_lines(outcome: Outcome) -> str | None:
         return None
     if outcome.status == "cancelled":
         return None  # the marked partial answer says it
+    if outcome.policy is not None:
+        last = f"\nthe last attempt failed: {outcome.error}" if outcome.error and outcome.error not in outcome.policy \
+            else ""
+        return f"refused, nothing more was sent: {outcome.policy}{last}"
     if outcome.status == "partial":
         return f"the answer above is partial: {outcome.error}; send it again, or /new to start afresh"
-    if outcome.policy is not None:
-        last = f"\nthe last attempt failed: {outcome.error}" if outcome.error else ""
-        return f"refused, nothing more was sent: {outcome.policy}{last}"
     if outcome.status == "refused":
         return (f"{outcome.model} declined to answer (stop_reason: refusal); set on_refusal on route "
                 f"{outcome.route} in routes.yaml to escalate such prompts")

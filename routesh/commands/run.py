@@ -53,14 +53,14 @@ def run_plan(ctx: Context, plan: Plan, *, tag: str | None = None) -> int:
     if outcome.status == "cancelled":
         print("routesh: cancelled", file=sys.stderr)
         return 130
+    if outcome.policy is not None:  # a step the profile forbids was all that was left, or Claude Code's next request
+        print(f"routesh: refused, nothing more was sent: {outcome.policy}", file=sys.stderr)
+        if outcome.error and outcome.error not in outcome.policy:
+            print(f"routesh: the last attempt failed: {outcome.error}", file=sys.stderr)
+        return EXIT_POLICY
     if outcome.status == "partial":
         print(f"routesh: the answer above is partial: {outcome.error}", file=sys.stderr)
         return EXIT_MODEL
-    if outcome.policy is not None:  # what was left to try is a route the profile forbids
-        print(f"routesh: refused, nothing more was sent: {outcome.policy}", file=sys.stderr)
-        if outcome.error:
-            print(f"routesh: the last attempt failed: {outcome.error}", file=sys.stderr)
-        return EXIT_POLICY
     if outcome.status == "refused":
         print(f"routesh: {outcome.model} declined to answer (stop_reason: refusal); set on_refusal on route "
               f"{outcome.route} to escalate such prompts", file=sys.stderr)

@@ -257,7 +257,7 @@ class Gateway:
     def __init__(self, ctx: Context, token: str, *, verbose: bool = False, log: Log = _stderr,
                  ledger: LedgerWriter | None = None, key_fn: KeyFn | None = None,
                  rng: random.Random | None = None, sleep: Callable[[float], Any] | None = None,
-                 reload: bool = True) -> None:
+                 reload: bool = True, on_refused: Callable[[str], None] | None = None) -> None:
         if not token:
             raise ValueError("the gateway needs a token")
         self._token = token.encode()
@@ -271,6 +271,7 @@ class Gateway:
         self._rng = rng or random.Random()
         self._sleep = sleep or asyncio.sleep
         self._reload = reload
+        self.on_refused = on_refused  # told why, each time policy refuses a request (the claude-code engine's gateway)
         self._last_check = time.monotonic()
         self._reloading = False
         self.pool = Pool()
@@ -619,6 +620,8 @@ class Gateway:
                 "(Esc Esc) past this turn")
 
     def _refuse(self, job: _Job, writer: asyncio.StreamWriter, why: str) -> bool:
+        if self.on_refused is not None:
+            self.on_refused(why)
         ctx = self.ctx
         route = ctx.config.routes[job.cls.route]
         self._record(job, 0, route, ctx.config.provider_for(route, ctx.profile), ctx.catalog.resolve(route.model),
