@@ -63,7 +63,7 @@ def test_every_provider_key_variable_is_kept_from_claude(tmp_path: Path, upstrea
 
 def test_a_secret_in_a_file_claude_reads_is_not_sent(tmp_path: Path, upstream: Upstream, claude_exe: str) -> None:
     token = github_token()
-    secret_file = tmp_path / "deploy.env"
+    secret_file = Path.cwd() / "deploy.env"  # in the directory claude runs in: Read needs no permission there
     secret_file.write_text(f"GITHUB_TOKEN={token}\n")
     upstream.script(Fault(tool_use=("Read", json.dumps({"file_path": str(secret_file)}))))
     p = routesh("--config", str(config(tmp_path, upstream, "block")), "--profile", "work",
@@ -78,13 +78,13 @@ def test_a_secret_in_a_file_claude_reads_is_not_sent(tmp_path: Path, upstream: U
 
 
 def test_tools_claude_runs_never_see_the_provider_key(tmp_path: Path, upstream: Upstream, claude_exe: str) -> None:
-    workdir = tmp_path / "proj"
-    (workdir / ".claude").mkdir(parents=True)
-    (workdir / ".claude" / "settings.json").write_text(json.dumps({"permissions": {"allow": ["Bash(env)"]}}))
+    settings = Path.home() / ".claude" / "settings.json"  # the temp HOME's user settings: `env` may run unasked
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text(json.dumps({"permissions": {"allow": ["Bash(env)", "Bash(env:*)"]}}))
     upstream.script(Fault(tool_use=("Bash", json.dumps({"command": "env", "description": "show env"}))))
     cfg = config(tmp_path, upstream, "allow")
     p = subprocess.run([ROUTESH, "--config", str(cfg), "--profile", "work", "print the environment"],
-                       input=b"", capture_output=True, timeout=180, cwd=workdir,
+                       input=b"", capture_output=True, timeout=180,
                        env={**os.environ, "RS_PINNED_KEY": KEY, "RS_OTHER_KEY": "sk-other-never-shown-1234567"})
     assert p.returncode == 0, p.stderr.decode()
     sent = bodies(upstream)
