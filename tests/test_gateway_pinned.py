@@ -58,7 +58,7 @@ def test_every_provider_key_variable_is_kept_from_claude(tmp_path: Path, upstrea
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOME_COPY_OF_THE_KEY", KEY)
     ctx = build(str(config(tmp_path, upstream, "block")), "work")
-    assert set(credential_vars(ctx, KEY)) == {"RS_PINNED_KEY", "RS_OTHER_KEY", "SOME_COPY_OF_THE_KEY"}
+    assert set(credential_vars(ctx.config, KEY)) == {"RS_PINNED_KEY", "RS_OTHER_KEY", "SOME_COPY_OF_THE_KEY"}
 
 
 def test_a_secret_in_a_file_claude_reads_is_not_sent(tmp_path: Path, upstream: Upstream, claude_exe: str) -> None:
@@ -95,3 +95,13 @@ def test_tools_claude_runs_never_see_the_provider_key(tmp_path: Path, upstream: 
     assert "ANTHROPIC_API_KEY" not in sent and "RS_PINNED_KEY" not in sent
     assert "ANTHROPIC_BASE_URL=http://127.0.0.1:" in sent  # Claude Code was pointed at the loopback gateway
     assert all(r.header("x-api-key") == KEY for r in gens)
+
+
+def test_routesh_code_gives_claude_no_provider_key_variable(tmp_path: Path, upstream: Upstream) -> None:
+    from routesh.gateway.code import claude_env
+
+    ctx = build(str(config(tmp_path, upstream, "block")), "work")
+    base = {"PATH": "/bin", "RS_PINNED_KEY": KEY, "RS_OTHER_KEY": "sk-other", "ANTHROPIC_API_KEY": KEY}
+    env = claude_env(base, "http://127.0.0.1:1", "tok", drop=credential_vars(ctx.config))
+    assert KEY not in env.values() and "RS_OTHER_KEY" not in env and env["PATH"] == "/bin"
+    assert env["ANTHROPIC_AUTH_TOKEN"] == "tok"

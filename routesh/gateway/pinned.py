@@ -9,7 +9,6 @@ screens every request under the profile's on_secret before adding the key. Provi
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from ..config import CodeRouting, Provider, Route
 from ..context import Context
 from ..events import EngineError, EngineRequest, Event
 from ..sources import Loaded
+from .code import credential_vars
 
 
 def pinned_context(ctx: Context, route: str) -> Context:
@@ -30,16 +30,6 @@ def pinned_context(ctx: Context, route: str) -> Context:
     pinned = replace(config, routes={route: r}, rules=(), code=CodeRouting(default=route), default_route=route,
                      profiles={**config.profiles, profile.name: profile})
     return replace(ctx, loaded=Loaded(pinned, ctx.loaded.kind, None, ()))
-
-
-def credential_vars(ctx: Context, key: str | None) -> tuple[str, ...]:
-    """Inherited variables Claude Code's tools must not see: every provider's key variable, any holding the key."""
-    config = ctx.config
-    names = {p.key_env for p in config.providers.values() if p.key_env}
-    names |= {o.key_env for prof in config.profiles.values() for o in prof.providers.values() if o.key_env}
-    if key:
-        names |= {k for k, v in os.environ.items() if v == key}
-    return tuple(sorted(names))
 
 
 def engine(ctx: Context, route: Route, provider: Provider, inner):  # type: ignore[no-untyped-def]
@@ -58,7 +48,7 @@ def engine(ctx: Context, route: Route, provider: Provider, inner):  # type: igno
                           key_fn=lambda profile, p: key, reload=False, on_refused=refused.append)
         with RunningGateway(gateway, bind("127.0.0.1", 0)) as running:
             local = replace(req, base_url=running.url, api_key=token, auth="bearer",
-                            env_drop=(*req.env_drop, *credential_vars(ctx, key)))
+                            env_drop=(*req.env_drop, *credential_vars(ctx.config, key)))
             try:
                 yield from inner(local, cancel)
             except EngineError:
