@@ -150,9 +150,14 @@ class Runner:
         inner = engine_for(route, provider)
         if route.via != "claude-code":
             return inner
+        if provider.auth == "subscription":  # Claude Code's own login: routesh holds no key, and no gateway can
+            if self.ctx.profile.on_secret in ("block", "redact"):
+                self.on_notice(f"route {route.name} uses Claude Code's own login (auth: subscription): the prompt "
+                               "was screened, what Claude Code reads afterwards is not")
+            return inner
         from .gateway.pinned import engine
 
-        return engine(self.ctx, route, provider, inner)  # type: ignore[no-any-return]
+        return engine(self.ctx, route, inner)
 
     def close(self) -> None:
         """Close the ledger."""

@@ -3,8 +3,8 @@
 Claude Code makes many requests for one prompt (tool results, subagents, titles), and its tools run
 with its environment. So it is never given the provider key: it talks to a gateway on a free
 loopback port with a one-time token, pinned to the route the dispatcher chose, and that gateway
-screens every request under the profile's on_secret before adding the key. Providers with
-`auth: subscription` have no key for routesh to hold: Claude Code uses its own login, directly.
+screens every request under the profile's on_secret before adding the key. (Providers with
+`auth: subscription` do not come here: Claude Code uses its own login, directly; see runner.engine_for.)
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import threading
 from collections.abc import Iterator
 from dataclasses import replace
 
-from ..config import CodeRouting, Provider, Route
+from ..config import CodeRouting, Route
 from ..context import Context
+from ..dispatch import Engine
 from ..events import EngineError, EngineRequest, Event
 from ..sources import Loaded
 from .code import credential_vars
@@ -32,13 +33,10 @@ def pinned_context(ctx: Context, route: str) -> Context:
     return replace(ctx, loaded=Loaded(pinned, ctx.loaded.kind, None, ()))
 
 
-def engine(ctx: Context, route: Route, provider: Provider, inner):  # type: ignore[no-untyped-def]
+def engine(ctx: Context, route: Route, inner: Engine) -> Engine:
     """Wrap the claude-code engine: each call runs behind its own pinned gateway, stopped when claude ends."""
 
     def stream(req: EngineRequest, cancel: threading.Event | None = None) -> Iterator[Event]:
-        if provider.auth == "subscription":  # Claude Code's own login: no key here to keep from it
-            yield from inner(req, cancel)
-            return
         from .server import Gateway, RunningGateway, bind
 
         token = secrets.token_urlsafe(32)
