@@ -285,3 +285,42 @@ profiles:
         a.script(replace(refusal(), text=""))
         p = routesh("--config", str(cfg), "--profile", "work", "hello", env={"RS_A": KEYS["pa"], "RS_O": KEYS["pb"]})
         assert p.returncode == 3 and b.generation_requests() == [], p.stderr
+
+
+def test_gateway_says_when_the_only_step_left_was_refused(tmp_path: Path) -> None:
+    with Upstream() as a, Upstream() as b:
+        a.script(context_too_long())
+        cfg = tmp_path / "routes.yaml"
+        cfg.write_text(f"""
+default_route: main
+providers:
+  anthropic: {{type: anthropic, base_url: "{a.url}", key_env: RS_A}}
+  compat: {{type: openai, base_url: "{b.openai_url}", key_env: RS_O}}
+routes:
+  main: {{provider: anthropic, model: claude-sonnet-4-6, retries: 0}}
+  large-context: {{provider: compat, model: gpt-long, retries: 0}}
+profiles:
+  work: {{allow_providers: [anthropic]}}
+""")
+        ctx = build(str(cfg), "work")
+        gateway = Gateway(ctx, TOKEN, key_fn=lambda profile, provider: KEYS["pa"], log=lambda s: None)
+        with RunningGateway(gateway, bind("127.0.0.1", 0)) as running:
+            conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=30)
+            body = {"model": "routesh-main", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
+            conn.request("POST", "/v1/messages", json.dumps(body), {"x-api-key": TOKEN})
+            resp = conn.getresponse()
+            err = json.loads(resp.read())
+        assert resp.status == 400 and err["error"]["type"] == "invalid_request_error"
+        assert "prompt is too long" in err["error"]["message"]  # Claude Code still sees why (and can /compact)
+        assert "routesh refused to go on" in err["error"]["message"] and "large-context" in err["error"]["message"]
+        assert b.generation_requests() == []
+
+
+def test_shell_says_refused_when_policy_ended_the_request() -> None:
+    from routesh.dispatch import Outcome
+    from routesh.shell_turn import failure_lines
+
+    out = Outcome("r1", status="error", error="anthropic/claude-sonnet-4-6: HTTP 400: prompt is too long",
+                  policy="route large-context: profile 'work' allows only anthropic")
+    lines = failure_lines(out) or ""
+    assert lines.startswith("refused, nothing more was sent: route large-context") and "prompt is too long" in lines
