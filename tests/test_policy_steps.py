@@ -260,14 +260,10 @@ def test_missing_key_is_still_a_key_problem_not_a_policy_one(tmp_path: Path) -> 
         d.run(("main",), "hi")
 
 
-def test_refused_jump_exits_3_from_the_one_shot(tmp_path: Path) -> None:
-    """The audit's repro, end to end: large-context on an OpenAI-compatible provider, work profile: exit 3."""
-    from clirun import routesh
-
-    with Upstream() as a, Upstream() as b:
-        a.script(context_too_long())
-        cfg = tmp_path / "routes.yaml"
-        cfg.write_text(f"""
+def audit_config(tmp_path: Path, a: Upstream, b: Upstream) -> Path:
+    """The audit's setup: a work profile on anthropic; large-context and on_refusal on an OpenAI-compatible one."""
+    cfg = tmp_path / "routes.yaml"
+    cfg.write_text(f"""
 default_route: main
 providers:
   anthropic: {{type: anthropic, base_url: "{a.url}", key_env: RS_A}}
@@ -278,6 +274,16 @@ routes:
 profiles:
   work: {{allow_providers: [anthropic]}}
 """)
+    return cfg
+
+
+def test_refused_jump_exits_3_from_the_one_shot(tmp_path: Path) -> None:
+    """The audit's repro, end to end: large-context on an OpenAI-compatible provider, work profile: exit 3."""
+    from clirun import routesh
+
+    with Upstream() as a, Upstream() as b:
+        a.script(context_too_long())
+        cfg = audit_config(tmp_path, a, b)
         p = routesh("--config", str(cfg), "--profile", "work", "hello", env={"RS_A": KEYS["pa"], "RS_O": KEYS["pb"]})
         assert p.returncode == 3, p.stderr
         assert "refused, nothing more was sent" in p.stderr and "large-context" in p.stderr
@@ -290,18 +296,7 @@ profiles:
 def test_gateway_says_when_the_only_step_left_was_refused(tmp_path: Path) -> None:
     with Upstream() as a, Upstream() as b:
         a.script(context_too_long())
-        cfg = tmp_path / "routes.yaml"
-        cfg.write_text(f"""
-default_route: main
-providers:
-  anthropic: {{type: anthropic, base_url: "{a.url}", key_env: RS_A}}
-  compat: {{type: openai, base_url: "{b.openai_url}", key_env: RS_O}}
-routes:
-  main: {{provider: anthropic, model: claude-sonnet-4-6, retries: 0}}
-  large-context: {{provider: compat, model: gpt-long, retries: 0}}
-profiles:
-  work: {{allow_providers: [anthropic]}}
-""")
+        cfg = audit_config(tmp_path, a, b)
         ctx = build(str(cfg), "work")
         gateway = Gateway(ctx, TOKEN, key_fn=lambda profile, provider: KEYS["pa"], log=lambda s: None)
         with RunningGateway(gateway, bind("127.0.0.1", 0)) as running:
