@@ -19,8 +19,8 @@ from .catalog import Catalog
 from .config import Config, Profile, Provider, Route
 from .cost import cost_usd, unknown_price_hint
 from .errors import UserError
-from .policy import BudgetVerdict, step_refusal
 from .events import AttemptRecord, Done, EngineError, EngineRequest, Event, Message, TextDelta, Usage
+from .policy import BudgetVerdict, step_refusal
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 DEFAULT_RETRIES = 2
