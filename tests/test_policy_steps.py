@@ -65,6 +65,7 @@ def configs(draw: st.DrawFn) -> dict:
         "allow_providers": draw(st.none() | st.lists(st.sampled_from(PROVIDERS), min_size=1, unique=True)),
         "allow_routes": draw(st.none() | st.lists(st.sampled_from(names), min_size=1, unique=True)),
         "start": draw(st.sampled_from(names)),
+        "downgrade": draw(st.none() | st.sampled_from(names)),  # with the budget already spent
     }
 
 
@@ -96,6 +97,8 @@ def write_config(world: World, spec: dict) -> Path:
         profile["allow_providers"] = spec["allow_providers"]
     if spec["allow_routes"] is not None:
         profile["allow_routes"] = spec["allow_routes"]
+    if spec.get("downgrade"):
+        profile["budget"] = {"daily_usd": 1, "on_exceed": "downgrade", "downgrade": spec["downgrade"]}
     lines += ["profiles:", "  open: {}", f"  work: {json.dumps(profile)}"]
     path = world.home / "routes.yaml"
     path.write_text("\n".join(lines) + "\n")
@@ -124,6 +127,8 @@ def assert_only_allowed(world: World, spec: dict, kind: str) -> None:
             assert provider in spec["allow_providers"], f"{kind}: provider {provider} is forbidden, yet reached"
         if spec["allow_routes"] is not None:
             assert route in spec["allow_routes"], f"{kind}: route {route} is forbidden, yet reached"
+        if spec.get("downgrade"):
+            assert route == spec["downgrade"], f"{kind}: budget spent, yet route {route} was tried"
 
 
 def script(world: World, names: list[str]) -> None:
@@ -140,9 +145,11 @@ def test_runner_never_reaches_what_the_profile_forbids(world: World, spec: dict,
         monkeypatch.setenv(f"RS_PROP_{name.upper()}", key)
     ctx = build(str(write_config(world, spec)), "work")
     script(world, fault_names)
-    from routesh.commands.oneshot import lookup
+    if spec["downgrade"]:
+        spend_two_dollars()
+    from routesh.commands.oneshot import budget_spent, lookup
 
-    plan = make_plan(ctx, "hello", datetime.now(), lookup, route=spec["start"])
+    plan = make_plan(ctx, "hello", datetime.now(), lookup, route=spec["start"], spent=budget_spent)
     runner = Runner(ctx, on_notice=lambda s: None)
     try:
         outcome = runner.execute(plan)
@@ -156,10 +163,24 @@ def test_runner_never_reaches_what_the_profile_forbids(world: World, spec: dict,
         assert outcome.status != "ok"
 
 
+def spend_two_dollars() -> None:
+    import time
+    import uuid
+
+    from routesh.events import AttemptRecord
+    from routesh.ledger import Ledger
+    from routesh.paths import ledger_file
+
+    with Ledger(ledger_file()) as ledger:
+        assert ledger.record(AttemptRecord(ts=time.time(), request_id=uuid.uuid4().hex[:16], attempt=1, profile="work",
+                                           route="r0", provider="pa", model="m", via="api", status="ok", cost_usd=2.0))
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(spec=configs(), fault_names=faults, stream=st.booleans())
 def test_gateway_never_reaches_what_the_profile_forbids(world: World, spec: dict, fault_names: list[str],
                                                          stream: bool) -> None:
+    spec = {**spec, "downgrade": None}  # budgets in the gateway: test_budget_unverifiable.py
     ctx = build(str(write_config(world, spec)), "work")
     script(world, fault_names)
 
