@@ -137,7 +137,7 @@ def script(world: World, names: list[str]) -> None:
         up.script(*[FAULTS[n]() for n in names])
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(spec=configs(), fault_names=faults)
 def test_runner_never_reaches_what_the_profile_forbids(world: World, spec: dict, fault_names: list[str],
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
