@@ -8,9 +8,12 @@ One run, everything on loopback, each server in its own process:
     ccr        claude-code-router (`ccr start`), with its Anthropic transformer and plain OpenAI, when installed
 
 Printed, as ratios to direct: added latency at the median for a small request and for a recorded
-~78 KB Claude Code request (the whole streamed answer, sequential, one keep-alive connection), and
-throughput (complete streams per second) with 20 concurrent streams of a ~400-event answer.
-Targets: < 1 ms added (small), < 3 ms (78 KB), >= 0.5x direct throughput.
+~78 KB Claude Code request (the whole streamed answer, sequential, one keep-alive connection),
+throughput (complete streams per second) with 20 and 100 concurrent streams of a one-line answer
+(the gateway is the bottleneck) and of a ~400-event answer (the upstream is), and for 1 MB prompts
+the time added per request and small requests' p95 while 1 MB requests flow on two connections.
+Targets: < 1 ms added (small), < 3 ms (78 KB), >= 0.5x direct throughput, <= 8 ms per MB, small
+p95 within 2 ms of direct's while large prompts flow.
 
     python benchmarks/gateway_overhead.py [--quick] [--no-ccr] [--json]
 """
@@ -220,13 +223,17 @@ async def latency(target: Target, body: dict[str, Any], n: int, warmup: int) -> 
     return times, firsts
 
 
-async def throughput(target: Target, streams: int, seconds: float) -> tuple[float, float]:
-    """(complete streams per second, MB/s) with `streams` concurrent clients for `seconds`."""
-    headers, data = request(target, SMALL, target.long_model)
-    head = encode(target, headers, data, target.long_base)
+async def throughput(target: Target, streams: int, seconds: float, long: bool = True) -> tuple[float, float]:
+    """(complete streams per second, MB/s) with `streams` concurrent clients for `seconds`.
+
+    long: the ~400-event answer (the upstream is the bottleneck), else the one-line answer (the gateway is).
+    """
+    base, model = (target.long_base, target.long_model) if long else (target.base, target.small_model)
+    headers, data = request(target, SMALL, model)
+    head = encode(target, headers, data, base)
     done = 0
     nbytes = 0
-    clients = [Client(target.long_base) for _ in range(streams)]
+    clients = [Client(base) for _ in range(streams)]
     for c in clients:  # connect and warm every connection first
         await c.request(head, data)
     stop_at = time.perf_counter() + seconds
@@ -324,6 +331,66 @@ def median_ms(xs: list[float]) -> float:
     return statistics.median(xs) * 1000
 
 
+async def large_prompts(target: Target, n: int, mb: float) -> tuple[float, float, float]:
+    """(median s for one `mb` MB request, p95 s of small requests alone, p95 s of small ones while big ones flow)."""
+    filler = "x" * int(mb * 1_000_000)
+    big = {**SMALL, "messages": [{"role": "user", "content": filler + " Say hello in one word."}]}
+    client = Client(target.base)
+    headers, data = request(target, big, target.small_model)
+    head = encode(target, headers, data, target.base)
+    await client.request(head, data)
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        await client.request(head, data)
+        times.append(time.perf_counter() - t)
+    small_alone, _ = await latency(target, SMALL, n * 5, 5)
+    stop = False
+
+    async def flow(c: Client) -> None:
+        while not stop:
+            await c.request(head, data)
+
+    flows = [asyncio.ensure_future(flow(Client(target.base))) for _ in range(2)]
+    await asyncio.sleep(0.2)
+    small_busy, _ = await latency(target, SMALL, n * 5, 5)
+    stop = True
+    await asyncio.gather(*flows)
+    client.close()
+    return statistics.median(times), p95(small_alone), p95(small_busy)
+
+
+def head_parse_us() -> tuple[float, float] | None:
+    """µs to read a recorded Claude Code request head: routesh's framing.parse_head, and h11 (None without h11)."""
+    try:
+        import h11
+    except ImportError:
+        return None
+    import timeit
+
+    from routesh.gateway.framing import parse_head
+
+    headers = json.loads(RECORDED.read_text()).get("headers") or {}
+    lines = ["POST /v1/messages?beta=true HTTP/1.1", "host: 127.0.0.1:3456",
+             *(f"{k}: {v}" for k, v in headers.items() if k.lower() not in ("host", "content-length")),
+             "content-length: 78000"]
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def with_h11() -> None:
+        c = h11.Connection(h11.SERVER)
+        c.receive_data(head)
+        c.next_event()
+
+    n = 5000
+    ours = min(timeit.repeat(lambda: parse_head(head[:-4]), number=n, repeat=3)) / n * 1e6
+    theirs = min(timeit.repeat(with_h11, number=n, repeat=3)) / n * 1e6
+    return ours, theirs
+
+
+def p95(xs: list[float]) -> float:
+    return sorted(xs)[int(len(xs) * 0.95)]
+
+
 async def measure(targets: list[Target], args: argparse.Namespace) -> dict[str, dict[str, float]]:
     big = json.loads(RECORDED.read_text())["body"]
     big = {**big, "stream": True}
@@ -334,28 +401,47 @@ async def measure(targets: list[Target], args: argparse.Namespace) -> dict[str, 
         row["small_ms"], row["small_ttfb_ms"] = median_ms(done), median_ms(first)
         done, first = await latency(t, big, args.n_big, args.warmup)
         row["big_ms"], row["big_ttfb_ms"] = median_ms(done), median_ms(first)
-        row["streams_per_s"], row["mb_per_s"] = await throughput(t, args.streams, args.seconds)
+        for streams in args.streams:
+            for kind in ("small", "long"):
+                row[f"{kind}_{streams}_per_s"], _ = await throughput(t, streams, args.seconds, long=kind == "long")
+        if args.large_mb:
+            one, alone, busy = await large_prompts(t, args.n_large, args.large_mb)
+            row["large_ms"], row["small_p95_ms"], row["small_p95_busy_ms"] = one * 1000, alone * 1000, busy * 1000
         out[t.name] = row
-        print(f"  measured {t.name}: small {row['small_ms']:.2f} ms, 78 KB {row['big_ms']:.2f} ms, "
-              f"{row['streams_per_s']:.1f} streams/s", file=sys.stderr, flush=True)
+        print(f"  measured {t.name}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()), file=sys.stderr,
+              flush=True)
     return out
 
 
-def report(results: dict[str, dict[str, float]], big_kb: float, notes: list[str], streams: int) -> str:
-    """The table: added latency (to the end of the answer, and to its first byte) and throughput, vs direct."""
+def report(results: dict[str, dict[str, float]], big_kb: float, notes: list[str], args: argparse.Namespace) -> str:
+    """The tables: added latency and throughput vs direct (small and long answers), and large prompts."""
     d = results["direct"]
     big = f"{big_kb:.0f} KB"
-    lines = [f"{'':30} {'small: added ms':>15} {big + ': added ms':>15} {f'{streams} streams':>12}   "
-             f"{'first byte, added ms: small':>27} {big:>7}",
-             f"{'direct (absolute)':30} {d['small_ms']:>15.2f} {d['big_ms']:>15.2f} {d['streams_per_s']:>10.1f}/s"
-             f"   {d['small_ttfb_ms']:>27.2f} {d['big_ttfb_ms']:>7.2f}"]
+    tp = [(kind, n) for n in args.streams for kind in ("small", "long")]
+    lines = [f"{'':30} {'small: added ms':>15} {big + ': added ms':>15}   "
+             + " ".join(f"{f'{kind} {n}':>10}" for kind, n in tp) + f"   {'first byte, added ms: small':>27} {big:>7}",
+             f"{'direct (absolute)':30} {d['small_ms']:>15.2f} {d['big_ms']:>15.2f}   "
+             + " ".join(f"{d[f'{kind}_{n}_per_s']:>8.0f}/s" for kind, n in tp)
+             + f"   {d['small_ttfb_ms']:>27.2f} {d['big_ttfb_ms']:>7.2f}"]
     for name, r in results.items():
         if name == "direct":
             continue
-        lines.append(f"{name:30} {r['small_ms'] - d['small_ms']:>+15.2f} {r['big_ms'] - d['big_ms']:>+15.2f} "
-                     f"{r['streams_per_s'] / d['streams_per_s']:>11.2f}x   "
-                     f"{r['small_ttfb_ms'] - d['small_ttfb_ms']:>+27.2f} {r['big_ttfb_ms'] - d['big_ttfb_ms']:>+7.2f}")
-    lines.append("targets (routesh): small < 1 ms, ~78 KB < 3 ms, throughput >= 0.5x direct")
+        ratios = " ".join(f"{r[f'{kind}_{n}_per_s'] / d[f'{kind}_{n}_per_s']:>9.2f}x" for kind, n in tp)
+        lines.append(f"{name:30} {r['small_ms'] - d['small_ms']:>+15.2f} {r['big_ms'] - d['big_ms']:>+15.2f}   "
+                     f"{ratios}   {r['small_ttfb_ms'] - d['small_ttfb_ms']:>+27.2f} "
+                     f"{r['big_ttfb_ms'] - d['big_ttfb_ms']:>+7.2f}")
+    lines.append("throughput columns: complete streams/s with N concurrent clients; 'small' = one-line answer "
+                 "(the gateway is the bottleneck), 'long' = ~400-event answer (the upstream is)")
+    if args.large_mb:
+        lines += ["", f"{'large prompts':30} {f'{args.large_mb:g} MB request, ms':>20} {'small p95 alone':>16} "
+                      f"{'small p95 while large flow':>27} {'p95 added by the flow':>22}"]
+        for name, r in results.items():
+            one = f"{r['large_ms']:.2f}" if name == "direct" else f"{r['large_ms'] - d['large_ms']:+.2f}"
+            lines.append(f"{name:30} {one:>20} {r['small_p95_ms']:>16.2f} {r['small_p95_busy_ms']:>27.2f} "
+                         f"{r['small_p95_busy_ms'] - r['small_p95_ms']:>+22.2f}")
+        lines.append("(direct: absolute ms; routesh rows: ms added to direct's)")
+    lines.append("targets (routesh): small < 1 ms, ~78 KB < 3 ms, throughput >= 0.5x direct, <= 8 ms per MB, "
+                 "small p95 within 2 ms of direct's while large prompts flow")
     lines += notes
     return "\n".join(lines)
 
@@ -365,9 +451,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=300, help="small requests per target (after warm-up)")
     ap.add_argument("--n-big", type=int, default=150, help="78 KB requests per target")
     ap.add_argument("--warmup", type=int, default=30)
-    ap.add_argument("--streams", type=int, default=20, help="concurrent streams for the throughput test")
+    ap.add_argument("--streams", type=lambda v: [int(x) for x in v.split(",")], default=[20, 100],
+                    help="concurrent streams for the throughput tests, comma-separated")
     ap.add_argument("--seconds", type=float, default=5.0, help="duration of the throughput test per target")
     ap.add_argument("--repeat", type=int, default=100, help="long answer: the reply's deltas repeated N times")
+    ap.add_argument("--large-mb", type=float, default=1.0, help="size of the large-prompt test (0: skip it)")
+    ap.add_argument("--n-large", type=int, default=20, help="large-prompt requests per target")
     ap.add_argument("--quick", action="store_true", help="fewer requests, shorter throughput runs")
     ap.add_argument("--no-ccr", action="store_true", help="leave claude-code-router out")
     ap.add_argument("--json", action="store_true", help="print the raw figures as JSON too")
@@ -408,7 +497,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{args.n} small / {args.n_big} big requests, {args.streams} streams x {args.seconds:.0f}s each",
               file=sys.stderr, flush=True)
         results = asyncio.run(measure(targets, args))
-        print(report(results, big_kb, notes, args.streams))
+        parse = head_parse_us()
+        if parse is not None:
+            notes.append(f"request head parse (recorded Claude Code head): routesh {parse[0]:.1f} µs, "
+                         f"h11 {parse[1]:.1f} µs ({parse[1] / parse[0]:.1f}x)")
+        print(report(results, big_kb, notes, args))
         if args.json:
             print(json.dumps(results, indent=2))
         return 0

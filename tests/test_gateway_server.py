@@ -465,7 +465,7 @@ def test_client_going_away_cancels_the_upstream(gw: GW) -> None:
     c.sock.close()  # type: ignore[union-attr]
     c.close()
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not gw.gateway.ledger._q.empty():  # type: ignore[union-attr]
+    while time.monotonic() < deadline and gw.gateway.ledger.pending:  # type: ignore[union-attr]
         time.sleep(0.05)
     time.sleep(1.5)
     (row,) = gw.rows()

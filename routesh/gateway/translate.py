@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..keymask import mask_keys
+from .fastdelta import text_delta
 from .sse import SSEParser, encode_json
 
 __all__ = [
@@ -650,6 +651,12 @@ class StreamTranslator:
             else:
                 self._fail(anthropic_error(502, "the upstream stream ended without an answer", type="api_error"), out)
             return
+        if self._open == "text" and self.finish_reason is None:  # the common case, without json.loads
+            fast = text_delta(data, self._index)
+            if fast is not None:
+                out.append(fast[0])
+                self._out_chars += fast[1]
+                return
         try:
             obj = json.loads(data)
         except ValueError:

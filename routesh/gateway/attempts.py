@@ -1,0 +1,348 @@
+"""The attempt loop: each route of the plan with its retries and fallbacks, and one try on one upstream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..config import Provider, Route
+from ..dispatch import (
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT_S,
+    KeyMissing,
+    RoutePlan,
+    auth_hint,
+    backoff_s,
+    is_retryable,
+    large_context_route,
+)
+from ..engines import parse_retry_after
+from ..events import EngineError
+from ..keymask import mask_keys
+from . import jsonsplice, offload, translated
+from .admit import Job
+from .client import Conn, Head, UpstreamError, parse_origin
+from .framing import MAX_BODY, error_body, respond
+
+if TYPE_CHECKING:
+    from ..context import Context
+    from ..policy import BudgetVerdict
+    from .client import Pool
+
+DEFAULT_BASE = {"anthropic": "https://api.anthropic.com", "openai": "https://api.openai.com/v1"}
+# Request headers that belong to this hop or to the client's credential for the gateway, never forwarded.
+_DROP_REQUEST = frozenset({"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer",
+                           "upgrade", "proxy-authorization", "proxy-connection", "authorization", "x-api-key",
+                           "accept-encoding", "expect", "cookie"})
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """retry-after as seconds: a number, or an HTTP date."""
+    return parse_retry_after({"retry-after": value} if value else None, now)
+
+
+def scrub(text: str, secrets: tuple[str, ...]) -> str:
+    """Upstream text with any key we hold, and anything key-shaped, cut out."""
+    return mask_keys(text, *secrets)
+
+
+@dataclass
+class Failure:
+    """An attempt that did not reach the client: what went wrong, and what to tell the client if it is the last."""
+
+    err: EngineError
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class Attempts:
+    """Runs the plan: routes in order, retries with backoff, a jump to the long-context route when one is needed."""
+
+    if TYPE_CHECKING:  # provided by Gateway and the other parts
+        verbose: bool
+        log: Callable[[str], None]
+        pool: Pool
+        ctx: Context
+        _keys: dict[tuple[str, str], str | None]
+        _secrets: tuple[str, ...]
+        _rng: random.Random
+        _sleep: Callable[[float], Any]
+
+        async def key(self, profile: str, provider: Provider) -> str | None: ...
+        def budget_now(self) -> BudgetVerdict | None: ...
+        def _finish(self, rec: AttemptInfo, status: str, *, error: str | None = None,
+                    usage: Any = None) -> None: ...
+        def _whole(self, rec: AttemptInfo, head: Head, data: bytes, writer: asyncio.StreamWriter,
+                   openai: bool) -> Failure | None: ...
+        async def _relay_stream(self, rec: AttemptInfo, conn: Conn, head: Head, writer: asyncio.StreamWriter,
+                                openai: bool, watchdog: Watchdog) -> Failure | None: ...
+
+    async def _run(self, job: Job, routes: tuple[str, ...], writer: asyncio.StreamWriter) -> bool:
+        """The plan: each route with its retries, like dispatch.Dispatcher.run; stops at the first answer."""
+        ctx = self.ctx
+        config, profile = ctx.config, ctx.profile
+        plan = RoutePlan(config, ctx.catalog, routes, profile, lambda msg: self._note(job, msg), self.budget_now)
+        attempt_no = 0
+        last: Failure | None = None
+        for name, route in plan:
+            provider = config.provider_for(route, profile)
+            if provider.auth == "subscription":
+                last = last or fail(502, f"route {name} uses provider {provider.name} with auth: subscription, "
+                                          "which only Claude Code itself can use; give the gateway an API key")
+                continue
+            try:
+                key = await self.key(profile.name, provider)
+            except KeyMissing as exc:
+                last = last or fail(401, f"routesh: {exc}", "authentication_error")
+                self._note(job, f"skipping route {name}: {exc}")
+                continue
+            except Exception as exc:  # noqa: BLE001 - a locked or broken keyring: say so, try the next route
+                last = last or fail(500, f"routesh: cannot read the key for {provider.name}: {exc}")
+                self._note(job, f"skipping route {name}: {str(exc).splitlines()[0]}")
+                continue
+            retries = route.retries if route.retries is not None else DEFAULT_RETRIES  # Claude Code is the client
+            for retry in range(retries + 1):
+                attempt_no += 1
+                result = await self._attempt(job, route, provider, key, attempt_no, writer)
+                if result is None:
+                    return job.req.keep_alive and not writer.transport.is_closing()
+                last = result
+                err = result.err
+                if err.context_too_long:
+                    big = large_context_route(config)
+                    if big:
+                        plan.jump(big)  # checked by the profile's policy like every route change
+                    break
+                if err.status in (401, 403):
+                    self._keys.pop((profile.name, provider.name), None)  # maybe the key was replaced since
+                    hint = auth_hint(profile.name, provider)
+                    result.body = error_body(err.status, f"{err.message} — {hint}")
+                    break
+                if not is_retryable(err) or retry == retries:
+                    break
+                if writer.transport.is_closing():
+                    return False
+                wait = backoff_s(retry + 1, err.retry_after, self._rng)
+                self._note(job, f"{provider.name}/{route.model}: {describe(err)}; retrying in {wait:.1f}s")
+                await self._sleep(wait)
+        if last is None:
+            last = fail(502, "routesh: no route could be tried")
+        if plan.refusal():  # what was left to try is forbidden: say so, in Anthropic's error shape
+            message, etype = anthropic_error_fields(last.body, last.status)
+            last.body = error_body(last.status, f"{message} (routesh refused to go on: {plan.refusal()})", etype)
+        headers = [("x-routesh-request-id", job.request_id), *last.headers]
+        respond(writer, last.status, last.body, keep=job.req.keep_alive, headers=headers)
+        return job.req.keep_alive
+
+    def _note(self, job: Job, msg: str) -> None:
+        if self.verbose:
+            self.log(f"routesh: [{job.request_id}] {msg}")
+
+    # -- one attempt --------------------------------------------------------------------------------------
+
+    def _forward_body(self, job: Job, route: Route, model: str) -> bytes:
+        """The request for an anthropic-type upstream: the client's bytes with model (and prefix) swapped in place."""
+        cached = job.bodies.get(route.name)
+        if cached is not None:
+            return cached
+        changes: dict[str, Any] = {"model": model}
+        body = job.body
+        if job.cls.edit is not None:
+            from .classify import strip_prefix
+
+            changes["messages"] = strip_prefix(body, job.cls.edit)["messages"]
+        cap = route.max_output_tokens
+        mt = body.get("max_tokens")
+        if cap and isinstance(mt, int) and mt > cap:
+            changes["max_tokens"] = cap
+            thinking = body.get("thinking")
+            if isinstance(thinking, dict) and isinstance(thinking.get("budget_tokens"), int) \
+                    and thinking["budget_tokens"] >= cap:
+                changes["thinking"] = {**thinking, "budget_tokens": max(1024, cap - 1)}
+        data = jsonsplice.splice_bytes(job.req.body, job.text, job.spans, changes)
+        job.bodies[route.name] = data
+        return data
+
+    async def _attempt(self, job: Job, route: Route, provider: Provider, key: str | None, attempt_no: int,
+                       writer: asyncio.StreamWriter) -> Failure | None:
+        """One try on one route: None when the client got an answer (whole or broken off), else the Failure."""
+        ctx = self.ctx
+        model = ctx.catalog.resolve(route.model)
+        start = time.time()
+        t0 = time.perf_counter()
+        try:
+            origin = parse_origin(provider.base_url or DEFAULT_BASE[provider.type])
+        except ValueError as exc:
+            return fail(500, f"routesh: provider {provider.name}: {exc}")
+        openai = provider.type == "openai"
+        if openai:
+            payload, headers = await offload.maybe_threaded(len(job.req.body), translated.openai_request, job,
+                                                            provider, route, model, key)
+            path = origin.base_path + "/chat/completions"
+        else:
+            payload = self._forward_body(job, route, model)
+            path = origin.base_path + "/v1/messages" + (f"?{job.req.query}" if job.req.query else "")
+            headers = [(k, v) for k, v in job.req.raw_headers if k not in _DROP_REQUEST]
+            headers.append(("accept-encoding", "identity"))
+            if key:
+                headers.append(("authorization", f"Bearer {key}") if provider.auth == "bearer" else ("x-api-key", key))
+        timeout = route.timeout_s or DEFAULT_TIMEOUT_S
+        rec = AttemptInfo(job, attempt_no, route, provider, model, start, t0)
+        conn: Conn | None = None
+        watchdog: Watchdog | None = None
+        try:
+            for fresh in (False, True):
+                conn = await self.pool.acquire(origin)
+                watchdog = Watchdog(conn, writer, timeout)
+                conn.send("POST", path, headers, payload)
+                try:
+                    head = await conn.head()
+                    break
+                except UpstreamError as exc:
+                    watchdog.cancel()
+                    conn.close()
+                    if exc.sent or fresh or not conn.reused:
+                        raise
+            assert conn is not None and watchdog is not None
+            if not 200 <= head.status < 300:
+                data = await conn.read_body()
+                watchdog.cancel()
+                conn.release()
+                return self._http_failure(rec, head, data, openai)
+            if job.stream:
+                return await self._relay_stream(rec, conn, head, writer, openai, watchdog)
+            data = await conn.read_body(MAX_BODY)
+            watchdog.cancel()
+            conn.release()
+            return self._whole(rec, head, data, writer, openai)
+        except UpstreamError as exc:
+            if watchdog is not None:
+                watchdog.cancel()
+            if conn is not None:
+                conn.close()
+            if watchdog is not None and watchdog.client_gone:
+                self._finish(rec, "cancelled", error="the client went away")
+                return None
+            err = EngineError(f"{provider.name}: {exc}", kind="timeout" if exc.kind == "timeout" else "connection")
+            self._finish(rec, "error", error=str(err))
+            status = 504 if exc.kind == "timeout" else 502
+            return Failure(err, status, error_body(status, f"routesh: {err}"))
+        except asyncio.CancelledError:
+            if conn is not None:
+                conn.close()
+            raise
+
+    def _http_failure(self, rec: AttemptInfo, head: Head, data: bytes, openai: bool) -> Failure:
+        """An upstream error status, in Anthropic's shape with its status and retry-after kept, keys cut out."""
+        status = head.status
+        retry_after = head.get("retry-after")
+        if openai:
+            from .translate import from_openai_error
+
+            aerr = from_openai_error(status, data, head.headers)
+            message, etype, retry_after = aerr.message, aerr.type, aerr.retry_after
+        else:
+            message, etype = anthropic_error_fields(data, status)
+            if retry_after is None and head.get("retry-after-ms"):
+                try:
+                    retry_after = str(max(0, -(-int(float(head.get("retry-after-ms") or 0)) // 1000)))
+                except ValueError:
+                    retry_after = None
+        message = scrub(message, self._secrets)
+        too_long = status in (400, 413) and "prompt is too long" in message.lower()
+        err = EngineError(message, status=status, retry_after=retry_after_seconds(retry_after, time.time()),
+                          context_too_long=too_long)
+        self._finish(rec, "error", error=f"HTTP {status}: {message}")
+        headers: list[tuple[str, str]] = []
+        if retry_after is not None:
+            headers.append(("retry-after", retry_after))
+        for name in ("request-id", "x-should-retry"):
+            value = head.get(name)
+            if value:
+                headers.append((name, value))
+        body = json.dumps({"type": "error", "error": {"type": etype, "message": message}}).encode()
+        return Failure(err, status, body, tuple(headers))
+
+
+@dataclass
+class AttemptInfo:
+    """What the record of one attempt needs."""
+
+    job: Job
+    attempt: int
+    route: Route
+    provider: Provider
+    model: str
+    start: float
+    t0: float
+    ttft_ms: float | None = None
+
+
+class Watchdog:
+    """One timer per attempt: gives up on a silent upstream, and notices a client that went away."""
+
+    def __init__(self, conn: Conn, writer: asyncio.StreamWriter, timeout: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.conn = conn
+        self.transport = writer.transport
+        self.timeout = timeout
+        self.last = self._loop.time()
+        self.client_gone = False
+        self._tick = min(1.0, timeout)
+        self._handle: asyncio.TimerHandle | None = self._loop.call_later(self._tick, self._check)
+
+    def _check(self) -> None:
+        if self.transport.is_closing():
+            self.client_gone = True
+            self.conn._fail(UpstreamError("the client went away"))
+            self._handle = None
+            return
+        if self._loop.time() - self.last >= self.timeout:
+            self.conn._fail(UpstreamError(f"no data from the upstream for {self.timeout:.0f}s", "timeout"))
+            self._handle = None
+            return
+        self._handle = self._loop.call_later(self._tick, self._check)
+
+    def cancel(self) -> None:
+        """Stop watching."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+
+
+def fail(status: int, message: str, etype: str | None = None, *, kind: str = "http") -> Failure:
+    err = EngineError(message, kind=kind, status=status if kind == "http" else None)  # type: ignore[arg-type]
+    return Failure(err, status, error_body(status, message, etype))
+
+
+def describe(err: EngineError) -> str:
+    return f"HTTP {err.status}: {err.message}" if err.status is not None else err.message
+
+
+
+def anthropic_error_fields(data: bytes, status: int) -> tuple[str, str]:
+    """(message, type) from an Anthropic (or any) error body."""
+    from .translate import error_type_for_status
+
+    etype = error_type_for_status(status)
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        text = data.decode("utf-8", "replace").strip()
+        return (text[:2000] or f"upstream answered HTTP {status}"), etype
+    if isinstance(obj, dict):
+        err = obj.get("error")
+        if isinstance(err, dict):
+            return str(err.get("message") or f"upstream answered HTTP {status}"), str(err.get("type") or etype)
+        if isinstance(err, str):
+            return err, etype
+        if isinstance(obj.get("message"), str):
+            return obj["message"], etype
+    return f"upstream answered HTTP {status}", etype
