@@ -20,6 +20,7 @@ from .config import Config, Profile, Provider, Route
 from .cost import cost_usd, unknown_price_hint
 from .errors import UserError
 from .events import AttemptRecord, Done, EngineError, EngineRequest, Event, Message, TextDelta, Usage
+from .policy import BudgetVerdict, step_refusal
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 DEFAULT_RETRIES = 2
@@ -82,19 +83,24 @@ def large_context_route(config: Config) -> str | None:
 class RoutePlan:
     """The order a request's routes are tried in: fallbacks, the upgrade rule, jumps. Shared by every front door.
 
-    Iterating yields each route once. A fallback that costs more than the first route is skipped
-    unless that route has allow_upgrade (and then only one upgrade happens). `jump(name)` puts a
-    route next (context too long, refusal escalation), exempt from the upgrade rule.
+    Iterating yields each route once, and only after the profile's policy allowed it: every route change
+    after planning (fallback, context-too-long jump, refusal escalation, a route tried once the budget ran
+    out) passes `policy.step_refusal`. A refused step is skipped with a notice and kept in `refused`.
+    A fallback that costs more than the first route is skipped unless that route has allow_upgrade (and
+    then only one upgrade happens). `jump(name)` puts a route next, exempt from the upgrade rule.
     """
 
-    def __init__(self, config: Config, catalog: Catalog, routes: tuple[str, ...],
-                 on_notice: Callable[[str], None] = lambda s: None) -> None:
-        self.config, self.catalog, self.on_notice = config, catalog, on_notice
+    def __init__(self, config: Config, catalog: Catalog, routes: tuple[str, ...], profile: Profile,
+                 on_notice: Callable[[str], None] = lambda s: None,
+                 budget: Callable[[], BudgetVerdict | None] | None = None) -> None:
+        self.config, self.catalog, self.profile, self.on_notice = config, catalog, profile, on_notice
+        self.budget = budget  # the profile's budget now (None: no budget); asked before each route change
         self._queue = list(routes)
         self._first = routes[0] if routes else None
         self._pos = 0
         self.tried: set[str] = set()
         self.jumps: set[str] = set()
+        self.refused: list[tuple[str, str]] = []  # (route, why) for each step policy refused
         self._upgraded = False
 
     def price(self, route: str) -> float | None:
@@ -106,9 +112,27 @@ class RoutePlan:
         """True for routes tried because an earlier one failed (not the first, not a jump)."""
         return name != self._first and name not in self.jumps
 
+    def allowed(self, name: str) -> bool:
+        """The one policy check for a step: False (with a notice, kept in `refused`) when the profile forbids it."""
+        if name not in self.config.routes:
+            why: str | None = f"route '{name}' is not defined"
+        else:
+            change = name != self._first
+            why = step_refusal(self.config, self.profile, name, self.budget() if change and self.budget else None)
+        if why is None:
+            return True
+        self.tried.add(name)
+        self.refused.append((name, why))
+        self.on_notice(f"skipping route {name}: {why}")
+        return False
+
+    def refusal(self) -> str | None:
+        """Why policy stopped the request from going on, when it did: one line naming each refused step."""
+        return "; ".join(f"route {name}: {why}" for name, why in self.refused) or None
+
     def jump(self, name: str) -> bool:
-        """Try this route next; False when it was already tried."""
-        if name in self.tried:
+        """Try this route next; False when it was already tried or the profile does not allow it."""
+        if name in self.tried or not self.allowed(name):
             return False
         self._queue.insert(self._pos, name)
         self.jumps.add(name)
@@ -120,6 +144,8 @@ class RoutePlan:
             name = self._queue[self._pos]
             self._pos += 1
             if name in self.tried:
+                continue
+            if not self.allowed(name):
                 continue
             self.tried.add(name)
             price = self.price(name)
@@ -147,6 +173,7 @@ class Outcome:
     session_id: str | None = None
     error: str | None = None
     hints: list[str] = field(default_factory=list)  # fixes worth showing, e.g. for each refused key
+    policy: str | None = None  # set when policy refused the step that was left to try: the request is refused
     records: list[AttemptRecord] = field(default_factory=list)
 
 
@@ -166,13 +193,14 @@ class Dispatcher:
     clock: Callable[[], float] = time.time
     rng: random.Random = field(default_factory=random.Random)
     claude_path: str | None = None
+    budget: Callable[[], BudgetVerdict | None] | None = None  # the budget now, asked before each route change
 
     def run(self, routes: tuple[str, ...], text: str, *, history: tuple[Message, ...] = (), rule: str | None = None,
             tag: str | None = None, resume_session: str | None = None,
             cancel: threading.Event | None = None) -> Outcome:
         """Try each route in order, with retries on each; stop at the first answer."""
         out = Outcome(request_id=uuid.uuid4().hex[:16])
-        plan = RoutePlan(self.config, self.catalog, routes, self.on_notice)
+        plan = RoutePlan(self.config, self.catalog, routes, self.profile, self.on_notice, self.budget)
         attempt_no = 0
         messages = (*history, Message("user", text))
         prompt_meta = (hashlib.sha256(text.encode("utf-8")).hexdigest(), len(text))
@@ -193,9 +221,11 @@ class Dispatcher:
                 result = self._attempt(out, route, provider, key, messages, attempt_no, rule, tag, prompt_meta,
                                        resume_session, cancel)
                 if result == "done":
-                    if out.status == "refused" and route.on_refusal and not out.text and plan.jump(route.on_refusal):
-                        self.on_notice(f"{route.name} refused; escalating to route {route.on_refusal}")
-                        break
+                    if out.status == "refused" and route.on_refusal and not out.text:
+                        if plan.jump(route.on_refusal):
+                            self.on_notice(f"{route.name} refused; escalating to route {route.on_refusal}")
+                            break
+                        out.policy = plan.refusal()
                     return out
                 if result == "stop":
                     return out
@@ -221,6 +251,7 @@ class Dispatcher:
                     return out
         if out.status not in ("cancelled", "partial"):
             out.status = "error"
+            out.policy = plan.refusal()
         return out
 
     def _sleep(self, seconds: float, cancel: threading.Event | None) -> bool:
@@ -310,6 +341,10 @@ class Dispatcher:
             out.session_id = done.session_id if done else None
             return "done"
         out.error = f"{provider.name}/{model}: {_describe(error)}"
+        if error.kind == "policy":  # Claude Code's gateway refused one of its requests: nothing more is tried
+            out.policy = error.message
+            out.status = "partial" if status == "partial" else "error"
+            return "stop"
         if status in ("partial", "cancelled"):
             out.status = status
             return "stop"

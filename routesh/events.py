@@ -36,6 +36,7 @@ class EngineRequest:
     resume_session: str | None = None  # claude-code session to continue
     claude_path: str | None = None
     extra_models: Mapping[str, str] = field(default_factory=lambda: EMPTY)  # claude-code: subagent/background ids
+    env_drop: tuple[str, ...] = ()  # claude-code: inherited variables to remove (other credentials)
 
     def __repr__(self) -> str:  # keep keys out of tracebacks and debug output
         key = "set" if self.api_key else "none"
@@ -79,7 +80,8 @@ class EngineError(Exception):
         self,
         message: str,
         *,
-        kind: Literal["http", "connection", "timeout", "malformed", "missing-binary", "cancelled"] = "http",
+        kind: Literal["http", "connection", "timeout", "malformed", "missing-binary", "cancelled",
+                      "policy"] = "http",
         status: int | None = None,
         retry_after: float | None = None,
         context_too_long: bool = False,

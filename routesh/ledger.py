@@ -137,6 +137,18 @@ def _ensure_file(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
+def creation_problem(path: Path) -> str | None:
+    """Why a ledger could not be created at path, or None; creates nothing (for budgets checked on a dry run)."""
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"the usage ledger {path} cannot be created: {parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"the usage ledger {path} cannot be created: {parent} is not writable"
+    return None
+
+
 class Ledger:
     """The SQLite usage store: `record()` on the request path; `recent`, `spent`, `stats` for log, budgets, stats."""
 
@@ -238,6 +250,16 @@ class Ledger:
                 return conn.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             raise self._read_error(exc) from exc
+
+    def check_writable(self) -> None:
+        """Raise LedgerError unless a row could be stored now: a budget must be able to count what it lets through."""
+        conn = self._reader()
+        try:
+            with self._lock:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot write to the usage ledger {self.path or ':memory:'}: {exc}") from exc
 
     def checkpoint(self) -> bool:
         """Fold the WAL into the database now (PASSIVE: never waits); for idle moments, e.g. between shell prompts.

@@ -137,6 +137,18 @@ def apply_budget(verdict: Verdict, budget: BudgetVerdict | None, config: Config,
     return replace(verdict, routes=(budget.downgrade,), why=f"{budget.message}; downgraded to route {budget.downgrade}")
 
 
+def step_refusal(config: Config, profile: Profile, route: str, budget: BudgetVerdict | None = None) -> str | None:
+    """Why the profile may not take this step after planning (fallback, jump, escalation), or None: the one check.
+
+    The route must be one the profile allows (routes and providers); with the budget spent, only the
+    downgrade route (when on_exceed is downgrade) may still be tried.
+    """
+    why = route_refusal(config, profile, route)
+    if why is not None or budget is None or not budget.over or route == budget.downgrade:
+        return why
+    return budget.message
+
+
 def _until(now: datetime) -> str:
     left = day_start(now) + timedelta(days=1) - now
     hours, rest = divmod(int(left.total_seconds()), 3600)

@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from .config import Provider, Route
 from .context import Context
@@ -16,6 +17,7 @@ from .dispatch import Dispatcher, Engine, KeyMissing, Outcome
 from .errors import PolicyRefusal
 from .events import AttemptRecord, Message
 from .plan import Plan
+from .policy import BudgetVerdict, check_budget, day_start, month_start
 
 
 def engine_for(route: Route, provider: Provider) -> Engine:
@@ -83,10 +85,32 @@ class Runner:
         if ledger is not None:
             ledger.record(rec)  # type: ignore[attr-defined]
 
+    def budget_now(self) -> BudgetVerdict | None:
+        """The profile's budget as the ledger has it now (None: no budget); one that cannot be checked is spent."""
+        profile = self.ctx.profile
+        if profile.budget is None:
+            return None
+        from .ledger import LedgerError
+
+        now = datetime.now()
+        ledger = self.ledger
+        try:
+            if ledger is None:
+                raise LedgerError("the usage ledger cannot be opened")
+            ledger.check_writable()  # type: ignore[attr-defined]
+            spent = (ledger.spent(profile.name, day_start(now).timestamp()),  # type: ignore[attr-defined]
+                     ledger.spent(profile.name, month_start(now).timestamp()))  # type: ignore[attr-defined]
+        except LedgerError as exc:
+            return BudgetVerdict(True, f"profile '{profile.name}' has a budget but {exc}")
+        return check_budget(profile, *spent, now)
+
     def guard(self, plan: Plan) -> Guarded:
         """Act on the plan's verdict (providers, secrets, budget) before any byte is sent; raises PolicyRefusal."""
         if not plan.verdict.allowed:
             self._refused(plan, plan.verdict.why)
+        budget = self.budget_now()
+        if budget is not None and budget.over and plan.verdict.routes != (budget.downgrade,):
+            self._refused(plan, budget.message)  # spent since planning, or the ledger cannot count this request
         notices = [f"fallback {r} skipped: {why}" for r, why in plan.verdict.skipped]
         if plan.secrets:
             verb = "redacted" if plan.send_text != plan.decision.text else "found, sent anyway (on_secret: warn)"
@@ -115,11 +139,25 @@ class Runner:
         guarded = self.guard(plan)
         for notice in guarded.notices:
             self.on_notice(notice)
-        d = Dispatcher(self.ctx.config, self.ctx.profile, self.ctx.catalog, engine_for, key_for,
+        d = Dispatcher(self.ctx.config, self.ctx.profile, self.ctx.catalog, self.engine_for, key_for,
                        on_text=self.on_text, on_notice=self.on_notice, record=self.record,
-                       claude_path=self.ctx.config.claude_path)
+                       claude_path=self.ctx.config.claude_path, budget=self.budget_now)
         return d.run(guarded.routes, guarded.text, history=history, rule=_rule_label(plan), tag=tag,
                      resume_session=resume_session, cancel=cancel)
+
+    def engine_for(self, route: Route, provider: Provider) -> Engine:
+        """The route's engine; Claude Code runs behind a private gateway that screens each of its requests."""
+        inner = engine_for(route, provider)
+        if route.via != "claude-code":
+            return inner
+        if provider.auth == "subscription":  # Claude Code's own login: routesh holds no key, and no gateway can
+            if self.ctx.profile.on_secret in ("block", "redact"):
+                self.on_notice(f"route {route.name} uses Claude Code's own login (auth: subscription): the prompt "
+                               "was screened, what Claude Code reads afterwards is not")
+            return inner
+        from .gateway.pinned import engine
+
+        return engine(self.ctx, route, inner)
 
     def close(self) -> None:
         """Close the ledger."""

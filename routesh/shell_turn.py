@@ -103,6 +103,10 @@ def failure_lines(outcome: Outcome) -> str | None:
         return None
     if outcome.status == "cancelled":
         return None  # the marked partial answer says it
+    if outcome.policy is not None:
+        last = f"\nthe last attempt failed: {outcome.error}" if outcome.error and outcome.error not in outcome.policy \
+            else ""
+        return f"refused, nothing more was sent: {outcome.policy}{last}"
     if outcome.status == "partial":
         return f"the answer above is partial: {outcome.error}; send it again, or /new to start afresh"
     if outcome.status == "refused":

@@ -162,6 +162,7 @@ class Fault:
     stream_error_type: str = "overloaded_error"
     stop_reason: str | None = None  # e.g. "refusal"
     text: str | None = None  # reply text override for this request
+    tool_use: tuple[str, str] | None = None  # (tool name, input as JSON): answer with this call (Anthropic wire)
     path: str | None = None  # only requests to this path (default: any generation endpoint)
     model: str | None = None  # only requests for this model
     times: int = 1  # how many matching requests it applies to
@@ -879,13 +880,21 @@ class _Ctx:
                                                                "signature": "c2lnbmF0dXJl"}}))
             events.append(ev("content_block_stop", {"type": "content_block_stop", "index": 0}))
             index = 1
-        events.append(ev("content_block_start", {"type": "content_block_start", "index": index,
-                                                 "content_block": {"type": "text", "text": ""}}))
-        if not thinking:
-            events.append(ev("ping", {}, raw='{"type": "ping"}'))
-        for piece in chunks:
+        tool = self.fault.tool_use if self.fault else None
+        if tool is not None:
+            stop = "tool_use"
+            events.append(ev("content_block_start", {"type": "content_block_start", "index": index, "content_block": {
+                "type": "tool_use", "id": f"toolu_01{uuid.uuid4().hex[:20]}", "name": tool[0], "input": {}}}))
             events.append(ev("content_block_delta", {"type": "content_block_delta", "index": index,
-                                                     "delta": {"type": "text_delta", "text": piece}}))
+                                                     "delta": {"type": "input_json_delta", "partial_json": tool[1]}}))
+        else:
+            events.append(ev("content_block_start", {"type": "content_block_start", "index": index,
+                                                     "content_block": {"type": "text", "text": ""}}))
+            if not thinking:
+                events.append(ev("ping", {}, raw='{"type": "ping"}'))
+            for piece in chunks:
+                events.append(ev("content_block_delta", {"type": "content_block_delta", "index": index,
+                                                         "delta": {"type": "text_delta", "text": piece}}))
         events.append(ev("content_block_stop", {"type": "content_block_stop", "index": index}))
         delta_usage: dict[str, Any] = ({"output_tokens": u.output_tokens} if self.s.delta_usage == "output"
                                        else dict(usage_full))

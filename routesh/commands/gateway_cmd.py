@@ -180,7 +180,8 @@ def code(args: argparse.Namespace) -> int:
         # claude starts before any thread exists (its pre-exec hook must run in a single-threaded process);
         # its first requests wait in the listening socket's backlog until the gateway accepts them.
         names = cc.model_names(ctx.config, ctx.catalog)
-        proc = cc.spawn(argv, cc.claude_env(os.environ, url, token, names), os.getpid())
+        env = cc.claude_env(os.environ, url, token, names, drop=cc.credential_vars(ctx.config))
+        proc = cc.spawn(argv, env, os.getpid())
         with cc.SignalRelay(proc):
             try:
                 if args.verbose:

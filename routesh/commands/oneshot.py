@@ -23,12 +23,15 @@ def lookup(profile: str, provider):  # type: ignore[no-untyped-def]
 
 def budget_spent(profile: str, day: datetime, month: datetime) -> tuple[float, float]:
     """What a profile spent since local midnight and since the 1st, from the ledger (asked only for budgets)."""
-    from ..ledger import Ledger, LedgerError
+    from ..ledger import Ledger, LedgerError, creation_problem
     from ..paths import ledger_file
 
     target = ledger_file()
-    if not target.exists():
-        return 0.0, 0.0
+    if not target.exists():  # nothing spent yet, but what is let through must be countable
+        problem = creation_problem(target)
+        if problem is None:
+            return 0.0, 0.0
+        raise PolicyRefusal(f"refused, nothing was sent: profile '{profile}' has a budget but {problem}")
     try:
         with Ledger(target) as ledger:
             return ledger.spent(profile, day.timestamp()), ledger.spent(profile, month.timestamp())

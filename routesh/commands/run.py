@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..context import Context
-from ..errors import EXIT_MODEL, EXIT_OK
+from ..errors import EXIT_MODEL, EXIT_OK, EXIT_POLICY
 from ..plan import Plan
 from ..render import decision_line
 
@@ -52,6 +52,11 @@ def run_plan(ctx: Context, plan: Plan, *, tag: str | None = None) -> int:
     if outcome.status == "cancelled":
         print("routesh: cancelled", file=sys.stderr)
         return 130
+    if outcome.policy is not None:  # a step the profile forbids was all that was left, or Claude Code's next request
+        print(f"routesh: refused, nothing more was sent: {outcome.policy}", file=sys.stderr)
+        if outcome.error and outcome.error not in outcome.policy:
+            print(f"routesh: the last attempt failed: {outcome.error}", file=sys.stderr)
+        return EXIT_POLICY
     if outcome.status == "partial":
         print(f"routesh: the answer above is partial: {outcome.error}", file=sys.stderr)
         return EXIT_MODEL

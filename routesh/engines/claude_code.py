@@ -76,7 +76,8 @@ def build_env(req: EngineRequest, base: Mapping[str, str] | None = None) -> dict
     """The child's environment: inherited, minus contradicting ANTHROPIC_*, plus the route's."""
     env = dict(os.environ if base is None else base)
     for name in list(env):
-        if name in CLEARED_VARS or (name.startswith("ANTHROPIC_DEFAULT_") and name.endswith("_MODEL")):
+        if name in CLEARED_VARS or name in req.env_drop or \
+                (name.startswith("ANTHROPIC_DEFAULT_") and name.endswith("_MODEL")):
             del env[name]
     env["ANTHROPIC_MODEL"] = req.model
     if req.base_url:

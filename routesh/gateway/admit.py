@@ -11,13 +11,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..policy import apply_budget, check, check_budget
+from ..policy import BudgetVerdict, apply_budget, check, check_budget
 from ..router import Decision, fallback_chain
 from . import jsonsplice, offload
 from .classify import Classification, classify, latest_user_text, outgoing_text
 from .framing import Request, error_body, respond
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..config import Config, Provider, Route
     from ..context import Context
     from .records import LedgerWriter
@@ -99,6 +101,7 @@ class Admission:
         requests: int
         ledger: LedgerWriter | None
         ctx: Context
+        on_refused: Callable[[str], None] | None
 
         def _maybe_reload(self) -> None: ...
         def _note(self, job: Job, msg: str) -> None: ...
@@ -127,12 +130,21 @@ class Admission:
             refusal = await self._screen(job, profile.name, profile.on_secret)
             if refusal:
                 return self._refuse(job, writer, refusal)
-        if profile.budget is not None and self.ledger is not None:
-            today, month = self.ledger.spent_now()
-            verdict = apply_budget(verdict, check_budget(profile, today, month, datetime.now()), config, profile)
-            if not verdict.allowed:
-                return self._refuse(job, writer, verdict.why)
+        verdict = apply_budget(verdict, self.budget_now(), config, profile)
+        if not verdict.allowed:
+            return self._refuse(job, writer, verdict.why)
         return await self._run(job, verdict.routes, writer)
+
+    def budget_now(self) -> BudgetVerdict | None:
+        """The profile's budget now (None: no budget); one that cannot be checked counts as spent, never as free."""
+        profile = self.ctx.profile
+        if profile.budget is None:
+            return None
+        problem = "no usage ledger" if self.ledger is None else self.ledger.problem
+        if problem is None:
+            assert self.ledger is not None
+            return check_budget(profile, *self.ledger.spent_now(), datetime.now())
+        return BudgetVerdict(True, f"profile '{profile.name}' has a budget but {problem}")
 
     async def _screen(self, job: Job, profile: str, on_secret: str) -> str | None:
         """Secrets in the latest turn (typed, or read by a tool): why to refuse, or None to send.
@@ -150,6 +162,8 @@ class Admission:
                 "(Esc Esc) past this turn")
 
     def _refuse(self, job: Job, writer: asyncio.StreamWriter, why: str) -> bool:
+        if self.on_refused is not None:
+            self.on_refused(why)
         ctx = self.ctx
         route = ctx.config.routes[job.cls.route]
         self._record(job, 0, route, ctx.config.provider_for(route, ctx.profile), ctx.catalog.resolve(route.model),

@@ -24,7 +24,6 @@ from ..dispatch import (
 from ..engines import parse_retry_after
 from ..events import EngineError
 from ..keymask import mask_keys
-from ..policy import route_refusal
 from . import jsonsplice, offload, translated
 from .admit import Job
 from .client import Conn, Head, UpstreamError, parse_origin
@@ -32,6 +31,7 @@ from .framing import MAX_BODY, error_body, respond
 
 if TYPE_CHECKING:
     from ..context import Context
+    from ..policy import BudgetVerdict
     from .client import Pool
 
 DEFAULT_BASE = {"anthropic": "https://api.anthropic.com", "openai": "https://api.openai.com/v1"}
@@ -75,6 +75,7 @@ class Attempts:
         _sleep: Callable[[float], Any]
 
         async def key(self, profile: str, provider: Provider) -> str | None: ...
+        def budget_now(self) -> BudgetVerdict | None: ...
         def _finish(self, rec: AttemptInfo, status: str, *, error: str | None = None,
                     usage: Any = None) -> None: ...
         def _whole(self, rec: AttemptInfo, head: Head, data: bytes, writer: asyncio.StreamWriter,
@@ -86,7 +87,7 @@ class Attempts:
         """The plan: each route with its retries, like dispatch.Dispatcher.run; stops at the first answer."""
         ctx = self.ctx
         config, profile = ctx.config, ctx.profile
-        plan = RoutePlan(config, ctx.catalog, routes, lambda msg: self._note(job, msg))
+        plan = RoutePlan(config, ctx.catalog, routes, profile, lambda msg: self._note(job, msg), self.budget_now)
         attempt_no = 0
         last: Failure | None = None
         for name, route in plan:
@@ -115,8 +116,8 @@ class Attempts:
                 err = result.err
                 if err.context_too_long:
                     big = large_context_route(config)
-                    if big and not route_refusal(config, profile, big):
-                        plan.jump(big)
+                    if big:
+                        plan.jump(big)  # checked by the profile's policy like every route change
                     break
                 if err.status in (401, 403):
                     self._keys.pop((profile.name, provider.name), None)  # maybe the key was replaced since
@@ -132,6 +133,9 @@ class Attempts:
                 await self._sleep(wait)
         if last is None:
             last = fail(502, "routesh: no route could be tried")
+        if plan.refusal():  # what was left to try is forbidden: say so, in Anthropic's error shape
+            message, etype = anthropic_error_fields(last.body, last.status)
+            last.body = error_body(last.status, f"{message} (routesh refused to go on: {plan.refusal()})", etype)
         headers = [("x-routesh-request-id", job.request_id), *last.headers]
         respond(writer, last.status, last.body, keep=job.req.keep_alive, headers=headers)
         return job.req.keep_alive

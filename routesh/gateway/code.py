@@ -68,14 +68,17 @@ def model_names(config: Config, catalog: Catalog | None = None) -> ModelNames:
                       name("subagent", code.subagent, SENTINEL_SUBAGENT))
 
 
-def claude_env(base: Mapping[str, str], url: str, token: str, names: ModelNames | None = None) -> dict[str, str]:
-    """Claude Code's environment: pointed at the gateway, request kinds named, contradicting settings cleared.
+def claude_env(base: Mapping[str, str], url: str, token: str, names: ModelNames | None = None,
+               drop: tuple[str, ...] = ()) -> dict[str, str]:
+    """Claude Code's environment: pointed at the gateway, request kinds named, contradicting settings and
+    other credentials (`drop`: the providers' key variables) cleared, so no tool it runs can read a key.
 
     ANTHROPIC_API_KEY is never set: it would move a subscription user onto API billing.
     """
     n = names or ModelNames()
     env = {k: v for k, v in base.items()
-           if not (k.startswith("ANTHROPIC_") and k not in KEEP_ANTHROPIC) and k not in CONTRADICTING}
+           if not (k.startswith("ANTHROPIC_") and k not in KEEP_ANTHROPIC) and k not in CONTRADICTING
+           and k not in drop}
     env.update({
         "ANTHROPIC_BASE_URL": url,
         "ANTHROPIC_AUTH_TOKEN": token,
@@ -87,6 +90,15 @@ def claude_env(base: Mapping[str, str], url: str, token: str, names: ModelNames 
         "CLAUDE_CODE_SUBAGENT_MODEL": n.subagent,
     })
     return env
+
+
+def credential_vars(config: Config, key: str | None = None) -> tuple[str, ...]:
+    """Inherited variables Claude Code's tools must not see: every provider's key variable, any holding the key."""
+    names = {p.key_env for p in config.providers.values() if p.key_env}
+    names |= {o.key_env for prof in config.profiles.values() for o in prof.providers.values() if o.key_env}
+    if key:
+        names |= {k for k, v in os.environ.items() if v == key}
+    return tuple(sorted(names))
 
 
 def write_commands(config: Config, directory: Path) -> list[str]:

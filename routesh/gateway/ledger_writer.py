@@ -45,6 +45,8 @@ class LedgerWriter:
         self._queued_cost = 0.0  # written by the loop's thread only
         self._written_cost = 0.0  # written by the ledger thread only
         self._base: tuple[float, float, float] = (0.0, 0.0, 0.0)  # spent today, this month, _written_cost then
+        self.problem: str | None = None  # why the budget cannot be checked (no ledger, unreadable, unwritable)
+        self._ready = threading.Event()  # set once the ledger was opened and the totals read (or that failed)
         self._thread = threading.Thread(target=self._run, name="routesh-ledger", daemon=True)
         self._thread.start()
 
@@ -66,6 +68,7 @@ class LedgerWriter:
 
     def spent_now(self) -> tuple[float, float]:
         """Spend today and this month for the budget profile, counting rows still queued."""
+        self._ready.wait(5.0)
         today, month, seen = self._base
         unseen = self._queued_cost - seen
         return today + unseen, month + unseen
@@ -75,12 +78,17 @@ class LedgerWriter:
             from ..ledger import Ledger
 
             ledger = Ledger(self._path) if self._path else Ledger()
-        except Exception as exc:  # noqa: BLE001 - no ledger must not mean no answers
+            if self._budget_profile:
+                ledger.check_writable()  # a budget needs a ledger that can count what it lets through
+        except Exception as exc:  # noqa: BLE001 - no ledger must not mean no answers (but budgets refuse)
+            self.problem = f"the usage ledger cannot be used ({type(exc).__name__}: {exc})"
+            self._ready.set()
             self._log(f"routesh: warning: usage ledger unavailable ({type(exc).__name__}); requests are not recorded")
             self._dead = True
             self._rows.clear()
             return
         self._refresh(ledger)
+        self._ready.set()
         last = time.monotonic()
         while True:
             self._wake.wait(FLUSH_S)
@@ -108,7 +116,8 @@ class LedgerWriter:
         cost = 0.0
         while rows:
             rec = rows.popleft()
-            ledger.record(rec)
+            if not ledger.record(rec) and self._budget_profile:
+                self.problem = f"the usage ledger cannot record ({ledger.last_error})"
             if rec.cost_usd:
                 cost += rec.cost_usd
         if conn is not None:
@@ -116,6 +125,8 @@ class LedgerWriter:
                 conn.execute("COMMIT")
             except Exception as exc:  # noqa: BLE001
                 self._log(f"routesh: warning: usage rows not recorded ({type(exc).__name__}: {exc})")
+                if self._budget_profile:
+                    self.problem = f"the usage ledger cannot record ({type(exc).__name__}: {exc})"
         self._written_cost += cost
 
     def _refresh(self, ledger: Any) -> None:
@@ -126,8 +137,10 @@ class LedgerWriter:
         try:
             self._base = (ledger.spent(self._budget_profile, day_start(now).timestamp()),
                           ledger.spent(self._budget_profile, month_start(now).timestamp()), seen)
-        except Exception:  # noqa: BLE001 - a budget that cannot be read is checked against the last totals
-            pass
+        except Exception as exc:  # noqa: BLE001 - a budget that cannot be read refuses until it can be read again
+            self.problem = f"the usage ledger cannot be read ({type(exc).__name__}: {exc})"
+            return
+        self.problem = None if ledger.ok else self.problem
 
     def flush(self) -> None:
         """Wake the writer now (rows are written within FLUSH_S anyway)."""

@@ -66,7 +66,8 @@ class Gateway(FrontDoor, Admission, Attempts, Relay, Records):
     def __init__(self, ctx: Context, token: str, *, verbose: bool = False, log: Log = _stderr,
                  ledger: LedgerWriter | None = None, key_fn: KeyFn | None = None,
                  rng: random.Random | None = None, sleep: Callable[[float], Any] | None = None,
-                 reload: bool = True, limits: Limits | None = None) -> None:
+                 reload: bool = True, limits: Limits | None = None,
+                 on_refused: Callable[[str], None] | None = None) -> None:
         if not token:
             raise ValueError("the gateway needs a token")
         self._token = token.encode()
@@ -80,6 +81,7 @@ class Gateway(FrontDoor, Admission, Attempts, Relay, Records):
         self._rng = rng or random.Random()
         self._sleep = sleep or asyncio.sleep
         self._reload = reload
+        self.on_refused = on_refused  # told why, each time policy refuses a request (the claude-code engine's gateway)
         self._last_check = time.monotonic()
         self._reloading = False
         self.pool = Pool()
