@@ -113,8 +113,20 @@ class Shell:
             route = prefixes[head]
             return Preview(route, self._model(route), sticky, note=f"Enter makes {head} sticky (→ {route})")
         forced = self.sticky.route if self.sticky and head not in prefixes else None
-        route = decide(text, config, datetime.now(), route=forced).route
-        return Preview(route, self._model(route), sticky, refused=route_refusal(config, self.ctx.profile, route))
+        decision = decide(text, config, datetime.now(), route=forced)
+        route = decision.route
+        return Preview(route, self._model(route), sticky, refused=route_refusal(config, self.ctx.profile, route),
+                       cost=self._cost(route, decision.text) if text.strip() else None)
+
+    def _cost(self, route: str, text: str) -> str:
+        """The toolbar's estimate: the prompt, the conversation so far and the route's fixed input, priced."""
+        from .estimate import brief, estimate, installed_claude_version
+
+        r = self.ctx.config.routes[route]
+        version = installed_claude_version(self.ctx.config.claude_path) if r.via == "claude-code" else None
+        return brief(estimate(self.ctx.catalog.get(self._model(route)), prompt=text,
+                              history_tokens=self.convo.history_tokens, system=r.system, via=r.via,
+                              max_output_tokens=r.max_output_tokens, claude_version=version))
 
     def _model(self, route: str) -> str:
         return self.ctx.catalog.resolve(self.ctx.config.routes[route].model)
@@ -179,7 +191,8 @@ class Shell:
     def plan(self, text: str, *, ignore_sticky: bool = False) -> Plan:
         """The plan for text as the shell would send it: a prefix wins over the sticky route."""
         sticky = None if ignore_sticky or self.sticky is None or _head(text) in self.prefix_routes() else self.sticky
-        return plan_for(self.ctx, text, sticky.route if sticky else None)
+        return plan_for(self.ctx, text, sticky.route if sticky else None, history=self.convo.history,
+                        history_tokens=self.convo.history_tokens)
 
     def send(self, text: str, *, ignore_sticky: bool = False) -> None:
         """Route, run and stream one prompt, then update the conversation and the totals."""

@@ -45,6 +45,7 @@ class Preview:
     sticky: str | None = None  # the sticky prefix in force, e.g. "/architect"
     refused: str | None = None  # why the active profile would refuse it
     note: str | None = None  # e.g. "built-in command" or "unknown command"
+    cost: str | None = None  # what it would send and cost: "~33.8k tok · ~$0.10 in · ≤ $0.23"
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,8 @@ def toolbar_fragments(preview: Preview, status: Status) -> StyleAndTextTuples:
         parts += [("class:bottom-toolbar.key", "→ "), (style, preview.route), ("", f" ({preview.model})")]
         if preview.refused:
             parts.append(("class:bottom-toolbar.refused", " refused by profile"))
+        elif preview.cost:
+            parts.append(("class:bottom-toolbar.key", f" · {preview.cost}"))
     if preview.sticky:
         parts += [sep, ("class:bottom-toolbar.sticky", f"sticky {preview.sticky}"),
                   ("class:bottom-toolbar.key", " · /default ends")]

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from .events import Message
@@ -33,6 +34,13 @@ class Conversation:
 
     history: tuple[Message, ...] = ()
     claude_session: str | None = None
+
+    @cached_property
+    def history_tokens(self) -> int:
+        """The history's estimated tokens, counted once per turn (the toolbar asks on every keystroke)."""
+        from .estimate import message_tokens
+
+        return message_tokens(self.history)
 
     @property
     def turns(self) -> int:
