@@ -188,7 +188,9 @@ def render_stats(report: StatsReport, console: Console, *, max_days: int = 14, t
     )
     table.add_column(BY_LABEL.get(report.by, report.by), no_wrap=True, overflow="ellipsis", max_width=18)
     cols: list[tuple[str, Any]] = [("req", lambda g: f"{g.requests:,}")]
-    cols.append(("err", lambda g: f"{g.errors:,}"))
+    cols.append(("fail", lambda g: f"{g.failed_requests:,}"))
+    cols.append(("tries", lambda g: f"{g.attempts:,}"))
+    cols.append(("retry", lambda g: f"{g.retries:,}"))
     for name, head_ in (("partial", "part"), ("refused", "refu"), ("cancelled", "canc")):
         if _any(every, name):
             cols.append((head_, lambda g, n=name: f"{getattr(g, n):,}"))
@@ -211,6 +213,7 @@ def render_stats(report: StatsReport, console: Console, *, max_days: int = 14, t
     notes = []
     if total.top_tier_share is not None and report.top_tier:
         notes.append(f"top = share of requests sent to the top-price tier ({', '.join(report.top_tier)})")
+    notes.append("fail = requests no attempt answered; tries = attempts; retry = retries and fallbacks")
     notes.append("p50/p95 = latency of ok attempts; miss = marked with /miss")
     if total.unpriced:
         n = total.unpriced

@@ -49,7 +49,7 @@ from ..router import Decision, fallback_chain
 from . import jsonsplice
 from .classify import SENTINELS, Classification, classify, latest_user_text, outgoing_text
 from .client import Conn, Head, Pool, UpstreamError, parse_origin
-from .sniff import AnthropicSniffer, usage_of_message
+from .sniff import AnthropicSniffer, usage_of_message, usage_so_far
 
 MAX_HEAD = 64 * 1024
 MAX_BODY = 64 * 1024 * 1024
@@ -69,6 +69,9 @@ _DROP_RESPONSE = frozenset({"content-length", "transfer-encoding", "connection",
 
 KeyFn = Callable[[str, Provider], "str | None"]
 Log = Callable[[str], None]
+
+
+ESTIMATED = "estimated"  # a key in a usage dict: its counts are partly estimated
 
 
 def _stderr(line: str) -> None:
@@ -969,9 +972,12 @@ class Gateway:
 
     @staticmethod
     def _usage(sniffer: AnthropicSniffer, translator: Any) -> dict[str, int]:
+        """The usage to record; an ESTIMATED key marks counts that are partly estimated (a broken-off stream)."""
         if translator is not None:
-            return dict(translator.usage or {})
-        return sniffer.usage
+            usage, exact = translator.usage_so_far() if translator.started else ({}, True)
+        else:
+            usage, exact = usage_so_far(sniffer)
+        return usage if exact or not usage else {**usage, ESTIMATED: 1}
 
     def _early_stream_error(self, sniffer: AnthropicSniffer, translator: Any, conn: Conn,
                             first: bytes) -> Failure | None:
@@ -1008,7 +1014,8 @@ class Gateway:
     def _record(self, job: _Job, attempt: int, route: Route, provider: Provider, model: str, status: str, *,
                 error: str | None = None, usage: Mapping[str, int] | None = None, latency_ms: float | None = None,
                 ttft_ms: float | None = None, ts: float | None = None) -> None:
-        u = usage or {}
+        u = dict(usage or {})
+        estimated = bool(u.pop(ESTIMATED, 0))
         tin, tout = u.get("input_tokens"), u.get("output_tokens")
         cread, cwrite = u.get("cache_read_input_tokens"), u.get("cache_creation_input_tokens")
         cost = None
@@ -1030,7 +1037,7 @@ class Gateway:
                 prompt_sha256=job.prompt_sha, prompt_chars=len(job.prompt),
                 prompt=job.prompt if profile.log_prompts else None, tag=None, session_id=job.session,
                 extra={"class": job.cls.kind, "signals": ",".join(job.cls.signals),
-                       "stream": "true" if job.stream else "false"},
+                       "stream": "true" if job.stream else "false", **({"usage": "estimated"} if estimated else {})},
             ))
         if self.verbose:
             line = (f"route={route.name} provider={provider.name} model={model} status={status} "
