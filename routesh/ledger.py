@@ -462,15 +462,15 @@ class Ledger:
             f"SELECT {key}, CAST(a.ts / {st.SLOT_S} AS INTEGER), "
             f"(CASE a.status {status_code} ELSE 5 END) + {st.FIRST} * (a.attempt <= 1) "
             f"+ {st.MISS} * (a.attempt <= 1 AND a.request_id IN (SELECT request_id FROM misses)) "
-            f"+ {st.FAILED} * (a.attempt <= 1 AND a.request_id NOT IN (SELECT request_id FROM attempts "
-            f"WHERE status IN {st.ANSWERED!r})), "
+            f"+ {st.FAILED} * (a.attempt <= 1 AND a.request_id NOT IN (SELECT a.request_id FROM attempts a "
+            f"{where}{' AND' if where else 'WHERE'} a.status IN {st.ANSWERED!r})), "
             f"{_COST_OR_FREE}, a.latency_ms, a.ttft_ms, {'NULL' if by == 'route' else 'a.route'}, "
             f"{'NULL' if by == 'model' else 'a.model'} FROM attempts a{where}"
         )
         conn = self._reader()
         try:
             with self._lock:
-                cursor = conn.execute(sql, params)
+                cursor = conn.execute(sql, [*params, *params])  # the answered-requests subquery, then the scan
                 if since is None or isinstance(since, datetime):
                     since_dt = since
                 else:

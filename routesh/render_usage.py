@@ -176,7 +176,8 @@ def render_stats(report: StatsReport, console: Console, *, max_days: int = 14, t
         since = f" since {report.since}" if report.since else ""
         console.print(f"No requests recorded{since}.")
         return
-    head = title or f"{total.requests:,} requests, {fmt_usd(total.spend_usd)}" + (
+    failed = f" ({total.failed_requests:,} failed)" if total.failed_requests else ""
+    head = title or f"{total.requests:,} requests{failed} in {total.attempts:,} attempts, {fmt_usd(total.spend_usd)}" + (
         f" since {report.since[:16].replace('T', ' ')}" if report.since else ""
     )
     console.print(Text(head, style="bold"))
@@ -189,7 +190,6 @@ def render_stats(report: StatsReport, console: Console, *, max_days: int = 14, t
     table.add_column(BY_LABEL.get(report.by, report.by), no_wrap=True, overflow="ellipsis", max_width=18)
     cols: list[tuple[str, Any]] = [("req", lambda g: f"{g.requests:,}")]
     cols.append(("fail", lambda g: f"{g.failed_requests:,}"))
-    cols.append(("tries", lambda g: f"{g.attempts:,}"))
     cols.append(("retry", lambda g: f"{g.retries:,}"))
     for name, head_ in (("partial", "part"), ("refused", "refu"), ("cancelled", "canc")):
         if _any(every, name):
@@ -199,7 +199,8 @@ def render_stats(report: StatsReport, console: Console, *, max_days: int = 14, t
     cols.append(("p95", lambda g: fmt_ms(g.latency_p95_ms)))
     if _any(every, "ttft_p50_ms"):
         cols.append(("ttft50", lambda g: fmt_ms(g.ttft_p50_ms)))
-        cols.append(("ttft95", lambda g: fmt_ms(g.ttft_p95_ms)))
+        if console.width >= 90:  # room for it beside the request, failure and retry counts
+            cols.append(("ttft95", lambda g: fmt_ms(g.ttft_p95_ms)))
     if total.top_tier_share is not None:
         cols.append(("top", lambda g: fmt_pct(g.top_tier_share)))
     cols.append(("miss", lambda g: fmt_pct(g.miss_rate)))
@@ -213,7 +214,7 @@ def render_stats(report: StatsReport, console: Console, *, max_days: int = 14, t
     notes = []
     if total.top_tier_share is not None and report.top_tier:
         notes.append(f"top = share of requests sent to the top-price tier ({', '.join(report.top_tier)})")
-    notes.append("fail = requests no attempt answered; tries = attempts; retry = retries and fallbacks")
+    notes.append("fail = requests left unanswered; retry = retries and fallbacks")
     notes.append("p50/p95 = latency of ok attempts; miss = marked with /miss")
     if total.unpriced:
         n = total.unpriced

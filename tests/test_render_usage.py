@@ -98,18 +98,20 @@ def test_stats_table_and_charts_at_80_columns() -> None:
     lines = out.splitlines()
     assert "\x1b[" not in out
     assert max(len(line) for line in lines) <= 80
-    assert lines[0].startswith("9 requests, $0.81")
+    assert lines[0].startswith("9 requests (1 failed) in 10 attempts, $0.81")
     header = next(line for line in lines if line.startswith("route"))
-    for col in ("req", "err", "part", "refu", "canc", "spend", "p50", "p95", "ttft50", "ttft95", "top", "miss"):
+    for col in ("req", "fail", "retry", "part", "refu", "canc", "spend", "p50", "p95", "ttft50", "top", "miss"):
         assert col in header.split()
     arch = next(line for line in lines if line.startswith("architect "))
-    assert arch.split()[:8] == ["architect", "4", "0", "1", "1", "1", "$0.75", "1.0s"]
+    assert arch.split()[:9] == ["architect", "4", "1", "0", "1", "1", "1", "$0.75", "1.0s"]
     assert arch.split()[-2:] == ["100%", "25%"]
     default = next(line for line in lines if line.startswith("default "))
-    assert default.split()[:7] == ["default", "4", "1", "0", "0", "0", "$0.06*"]  # * = an unpriced attempt
+    assert default.split()[:8] == ["default", "4", "0", "0", "0", "0", "0", "$0.06*"]  # * = an unpriced attempt
+    quick = next(line for line in lines if line.startswith("quick "))
+    assert quick.split()[:4] == ["quick", "1", "0", "1"]  # r3's fallback: a retry here, not a request
     assert "200ms" in default and "380ms" in default and "15ms" in default
     total = next(line for line in lines if line.startswith("total"))
-    assert total.split()[:7] == ["total", "9", "1", "1", "1", "1", "$0.81*"]
+    assert total.split()[:8] == ["total", "9", "1", "1", "1", "1", "1", "$0.81*"]
     assert "44%" in total and "11%" in total and "250ms" in total and "850ms" in total
     assert "claude-opus-4-7" in out  # names the top tier
     assert "1 unpriced attempt left out of spend" in out
