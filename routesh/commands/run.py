@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 from ..context import Context
 from ..errors import EXIT_MODEL, EXIT_OK
@@ -34,10 +35,12 @@ def run_plan(ctx: Context, plan: Plan, *, tag: str | None = None) -> int:
 
     print(decision_line(plan), file=sys.stderr, flush=True)
     runner = Runner(ctx, on_text=write, on_notice=notice)
+    start = time.monotonic()
     try:
         outcome = runner.execute(plan, tag=tag)
     finally:
         runner.close()
+    seconds = time.monotonic() - start
     if renderer is not None:
         if outcome.status == "partial":
             renderer.mark_partial("answer incomplete: " + (outcome.error or "the stream broke"))
@@ -48,6 +51,10 @@ def run_plan(ctx: Context, plan: Plan, *, tag: str | None = None) -> int:
     elif outcome.text and not outcome.text.endswith("\n"):
         out.write("\n")
         out.flush()
+    if outcome.records and sys.stderr.isatty():  # the shell's line under each answer; never in a pipe's stderr
+        from ..shell_turn import summary_line
+
+        print(summary_line(outcome, seconds), file=sys.stderr, flush=True)
     if outcome.status == "ok":
         return EXIT_OK
     if outcome.status == "cancelled":
