@@ -164,9 +164,11 @@ def brief(e: Estimate) -> str:
         size += f" (incl. Claude Code ~{short_tokens(e.overhead_tokens)})"
     if e.input_usd is None:
         return f"{size} · $? (no price)"
+    cost = usd(e.input_usd)
+    cost = cost if cost.startswith("<") else "~" + cost
     if e.max_usd is not None:
-        return f"{size} · ~{usd(e.input_usd)} in · ≤ {usd(e.max_usd)}"
-    return f"{size} · ~{usd(e.input_usd)} in only"
+        return f"{size} · {cost} in · ≤ {usd(e.max_usd)}"
+    return f"{size} · {cost} in only"
 
 
 def explain(e: Estimate) -> str:
