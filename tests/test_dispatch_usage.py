@@ -7,7 +7,14 @@ import random
 import threading
 
 import pytest
-from upstream import Upstream, UsageSpec, drop_after, rate_limited, upstream_fixture  # noqa: F401 - fixture
+from upstream import (  # noqa: F401 - fixtures
+    Upstream,
+    UsageSpec,
+    claude_exe_fixture,
+    drop_after,
+    rate_limited,
+    upstream_fixture,
+)
 
 from routesh.catalog import Catalog
 from routesh.configfile import parse
@@ -26,6 +33,7 @@ providers:
 routes:
   a: {{provider: ant, model: claude-sonnet-4-6, retries: 1, timeout_s: 20}}
   o: {{provider: oai, model: claude-haiku-4-5, retries: 1, timeout_s: 20}}
+  c: {{provider: ant, model: claude-sonnet-4-6, via: claude-code, timeout_s: 120}}
 profiles:
   personal: {{}}
 """
@@ -107,3 +115,16 @@ def test_a_failed_attempt_with_nothing_received_costs_nothing(upstream: Upstream
     assert (failed.status, failed.input_tokens, failed.cost_usd, dict(failed.extra)) == ("error", None, None, {})
     assert answered.input_tokens == 21
 
+
+
+def test_a_cancelled_claude_code_attempt_records_its_calls_so_far(upstream: Upstream, claude_exe: str) -> None:
+    spec = UsageSpec(input_tokens=31_000, output_tokens=4000, cache_read_input_tokens=900)
+    upstream.configure(usage=spec, event_delay=0.05, repeat=100)
+    cancel = threading.Event()
+    d, records = dispatcher(upstream, lambda chunk: cancel.set())
+    out = d.run(("c",), "say hi", cancel=cancel)
+    assert out.status == "cancelled"
+    (rec,) = records
+    assert (rec.input_tokens, rec.cache_read_tokens) == (31_000, 900)  # claude's message_start, passed on
+    assert 1 <= rec.output_tokens < 4000 and rec.extra == {"usage": "estimated"}
+    assert rec.cost_usd == pytest.approx(cost_usd(Catalog().get("claude-sonnet-4-6"), 31_000, rec.output_tokens, 900))
