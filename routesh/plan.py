@@ -44,12 +44,12 @@ class Plan:
     key_present: bool
     key_needed: bool
     key_problem: str | None
-    estimated_cost_usd: float | None
+    estimated_cost_usd: float | None  # = estimate.input_usd (the --dry-run --json contract field)
+    estimate: Estimate  # everything that will be sent (system, history, prompt, Claude Code's own), priced
     verdict: Verdict
     send_text: str  # the text that would be sent: the prompt without prefix, secrets redacted if the profile says so
     secrets: str | None = None  # one line naming the kinds and lines of secrets found, never the secrets
     budget: BudgetVerdict | None = None
-    estimate: Estimate | None = None  # everything that will be sent (system, history, prompt, Claude Code's own)
 
     @property
     def route(self) -> str:
@@ -75,10 +75,10 @@ class Plan:
             "via": self.via,
             "rule": rule,
             "reason": d.reason,
-            "estimated_input_tokens": self.estimate.input_tokens if self.estimate else d.estimated_input_tokens,
+            "estimated_input_tokens": self.estimate.input_tokens,
             "estimated_cost_usd": self.estimated_cost_usd,
             "cost_note": _cost_note(self.estimate),
-            "estimate": self.estimate.to_json() if self.estimate else None,
+            "estimate": self.estimate.to_json(),
             "fallbacks": list(d.fallbacks),
             "fallbacks_skipped": [{"route": r, "why": why} for r, why in self.verdict.skipped],
             "key": {"source": self.key_source, "present": self.key_present, "needed": self.key_needed,
@@ -91,10 +91,10 @@ class Plan:
         }
 
 
-def _cost_note(e: Estimate | None) -> str:
+def _cost_note(e: Estimate) -> str:
     """What estimated_cost_usd covers, in words."""
-    if e is None or not e.complete:
-        return "unknown: " + (e.note if e and e.note else "not everything that will be sent can be counted")
+    if not e.complete:
+        return "unknown: " + (e.note or "not everything that will be sent can be counted")
     if e.max_usd is not None:
         return (f"input only (system, history and prompt); with an answer of up to {e.max_output_tokens} tokens "
                 "it is at most estimate.max_cost_usd per attempt")
@@ -135,4 +135,4 @@ def make_plan(ctx: Context, text: str, now: datetime, lookup: KeyLookupFn, *, ro
         budget = check_budget(profile, *spent(profile.name, day_start(now), month_start(now)), now)
     verdict = apply_budget(verdict, budget, config, profile)
     return Plan(decision, profile.name, ctx.choice.why, provider, model, r.via, source, present, needed, problem,
-                est.input_usd, verdict, screened.text, secrets, budget, est)
+                est.input_usd, est, verdict, screened.text, secrets, budget)

@@ -9,6 +9,8 @@ from .estimate import brief, explain, usd
 from .estimate import short_tokens as tokens
 from .plan import Plan
 
+__all__ = ["console", "tokens", "usd", "decision_line", "show_plan", "show_routes", "describe_rule"]
+
 if TYPE_CHECKING:
     from rich.console import Console
 

@@ -177,9 +177,9 @@ def render_stats(report: StatsReport, console: Console, *, max_days: int = 14, t
         console.print(f"No requests recorded{since}.")
         return
     failed = f" ({total.failed_requests:,} failed)" if total.failed_requests else ""
-    head = title or f"{total.requests:,} requests{failed} in {total.attempts:,} attempts, {fmt_usd(total.spend_usd)}" + (
-        f" since {report.since[:16].replace('T', ' ')}" if report.since else ""
-    )
+    since = f" since {report.since[:16].replace('T', ' ')}" if report.since else ""
+    spend = fmt_usd(total.spend_usd)
+    head = title or f"{total.requests:,} requests{failed} in {total.attempts:,} attempts, {spend}{since}"
     console.print(Text(head, style="bold"))
 
     groups = list(report.groups)
