@@ -199,7 +199,9 @@ class _UsageSoFar:
         """Fold one stream event in; on a new call, emit the counts so far. False once the consumer is gone."""
         etype = ev.get("type")
         if etype == "message_start":
-            u = (ev.get("message") or {}).get("usage") or {}
+            u = (ev.get("message") or {}).get("usage")
+            if not isinstance(u, Mapping):
+                return True  # nothing reported: nothing to add
             self.done = _plus(self.done, self.current)
             self.current = Usage(int(u.get("input_tokens") or 0), int(u.get("output_tokens") or 0),
                                  int(u.get("cache_read_input_tokens") or 0),
