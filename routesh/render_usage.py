@@ -149,7 +149,11 @@ def render_log(rows: Sequence[Mapping[str, Any]], console: Console, *, tz: tzinf
         if show_cache:
             cached = (r.get("cache_read_tokens") or 0) + (r.get("cache_write_tokens") or 0)
             cells.append(fmt_tokens(cached) if cached else "-")
-        cells += [fmt_tokens(r.get("output_tokens")), fmt_usd(r.get("cost_usd")), fmt_ms(r.get("latency_ms"))]
+        used = r.get("input_tokens") is not None or r.get("output_tokens") is not None
+        cost = fmt_usd(r.get("cost_usd")) if used or r.get("cost_usd") is not None else "$0"  # nothing used: free
+        if r.get("usage_estimated") and r.get("cost_usd") is not None:
+            cost = "~" + cost  # a cancelled or broken attempt: counts partly estimated
+        cells += [fmt_tokens(r.get("output_tokens")), cost, fmt_ms(r.get("latency_ms"))]
         table.add_row(*cells)
     console.print(table)
     errors = [r for r in rows if r.get("error")]
@@ -162,6 +166,8 @@ def render_log(rows: Sequence[Mapping[str, Any]], console: Console, *, tz: tzinf
         )
     if any(r.get("miss") for r in rows):
         console.print(Text("! = marked as a routing miss (/miss)", style="dim"))
+    if any(r.get("usage_estimated") for r in rows):
+        console.print(Text("~ = cancelled or broken off: tokens partly estimated", style="dim"))
 
 
 def _any(groups: Sequence[GroupStats], name: str) -> bool:
