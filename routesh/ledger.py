@@ -462,15 +462,17 @@ class Ledger:
             f"SELECT {key}, CAST(a.ts / {st.SLOT_S} AS INTEGER), "
             f"(CASE a.status {status_code} ELSE 5 END) + {st.FIRST} * (a.attempt <= 1) "
             f"+ {st.MISS} * (a.attempt <= 1 AND a.request_id IN (SELECT request_id FROM misses)) "
-            f"+ {st.FAILED} * (a.attempt <= 1 AND a.request_id NOT IN (SELECT a.request_id FROM attempts a "
-            f"{where}{' AND' if where else 'WHERE'} a.status IN {st.ANSWERED!r})), "
+            # failed: a first attempt that did not answer, and no later one did either (an index lookup for the few)
+            f"+ {st.FAILED} * (a.attempt <= 1 AND a.status NOT IN {st.ANSWERED!r} AND NOT EXISTS (SELECT 1 "
+            f"FROM attempts b WHERE b.request_id = a.request_id AND b.status IN {st.ANSWERED!r}"
+            f"{where.replace(' WHERE ', ' AND ').replace('a.', 'b.')})), "
             f"{_COST_OR_FREE}, a.latency_ms, a.ttft_ms, {'NULL' if by == 'route' else 'a.route'}, "
             f"{'NULL' if by == 'model' else 'a.model'} FROM attempts a{where}"
         )
         conn = self._reader()
         try:
             with self._lock:
-                cursor = conn.execute(sql, [*params, *params])  # the answered-requests subquery, then the scan
+                cursor = conn.execute(sql, [*params, *params])  # the answered-later subquery's window, then the scan
                 if since is None or isinstance(since, datetime):
                     since_dt = since
                 else:
