@@ -24,6 +24,7 @@ from .tokens import estimate_tokens
 
 DEFAULT_MAX_OUTPUT = 8192  # max_tokens of an API call when the route sets no max_output_tokens
 PER_MESSAGE = 3  # tokens each message adds around its text (role and separators)
+INPUT_MARGIN = 1.15  # the token estimate is within ±15% (docs/tokens.md): a bound takes the high side
 
 
 def message_tokens(messages: Sequence[Message]) -> int:
@@ -41,7 +42,7 @@ class Estimate:
     overhead_tokens: int | None = 0  # Claude Code's own system prompt and tools; None when unknown
     input_usd: float | None = None  # all of the above at the input price (no cache discount: an upper side)
     max_output_tokens: int | None = None  # the cap on the answer; None when there is none (Claude Code's tool loop)
-    max_usd: float | None = None  # input plus a full-length answer: a true bound for one attempt, else None
+    max_usd: float | None = None  # input (+15%) plus a full-length answer: a bound for one attempt, else None
     note: str | None = None  # why a figure is unknown
 
     @property
@@ -91,7 +92,7 @@ def estimate(model: ModelInfo | None, *, prompt: str, history: Sequence[Message]
     input_usd = base.input_tokens * model.input / PER
     max_usd = None
     if cap is not None and model.output is not None:
-        max_usd = input_usd + cap * model.output / PER
+        max_usd = input_usd * INPUT_MARGIN + cap * model.output / PER
     return Estimate(prompt_n, hist_n, system_n, overhead, input_usd, cap, max_usd, note)
 
 
