@@ -41,6 +41,14 @@ SONNET_IN, SONNET_OUT = 3.0, 15.0
 HAIKU_IN, HAIKU_OUT = 1.0, 5.0
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _sdks_loaded() -> None:
+    """Import both SDKs before any timed attempt (a loaded machine can take longer than timeout_s to import one)."""
+    from routesh import engines
+
+    engines.preload("anthropic", "openai")
+
+
 def dispatcher(up: Upstream, on_text=lambda s: None) -> tuple[Dispatcher, list[AttemptRecord]]:
     config = parse(CONFIG.format(url=up.url), "routes.yaml")
     records: list[AttemptRecord] = []
