@@ -14,6 +14,14 @@ BUILTIN: tuple[ModelInfo, ...] = (
     ModelInfo("claude-haiku-4-5", input=1.0, output=5.0, context_window=200_000, aliases=("haiku",)),
 )
 
+# Input tokens Claude Code adds to every main-turn request (system prompt, 24 tool definitions, reminders), by
+# Claude Code version, as routesh's estimator counts them in the real request body (`claude -p` against the test
+# upstream; tests/test_estimate_claude.py re-measures the installed claude and fails when this is off by >10%).
+# Real bills run ~15% above the estimate (31.4k billed for 27.2k estimated on 2.1.197).
+CLAUDE_CODE_OVERHEAD: dict[str, int] = {
+    "2.1.197": 27_200,
+}
+
 _DATE_SUFFIX = re.compile(r"-(?:\d{8}|latest)$")
 
 

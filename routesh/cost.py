@@ -69,13 +69,6 @@ def cost_usd(
     return total / PER
 
 
-def estimate_input_cost(model: ModelInfo | None, tokens: int | None) -> float | None:
-    """Dry-run estimate: the prompt's tokens at the plain input price; None when unknown."""
-    if model is None or model.input is None:
-        return None
-    return _count("tokens", tokens) * model.input / PER
-
-
 def from_openai_usage(
     prompt_tokens: int | None,
     completion_tokens: int | None,

@@ -19,13 +19,13 @@ from .catalog import Catalog
 from .config import Config, Profile, Provider, Route
 from .cost import cost_usd, unknown_price_hint
 from .errors import UserError
+from .estimate import DEFAULT_MAX_OUTPUT
 from .events import AttemptRecord, Done, EngineError, EngineRequest, Event, Message, TextDelta, Usage
 from .policy import BudgetVerdict, step_refusal
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 DEFAULT_RETRIES = 2
 DEFAULT_TIMEOUT_S = 600.0
-DEFAULT_MAX_OUTPUT = 8192
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 8.0
 RETRY_AFTER_CAP_S = 30.0
@@ -310,6 +310,10 @@ class Dispatcher:
         if error is None and done is None:
             status = "partial" if len(out.text) > shown else "error"
             error = EngineError("the stream ended before the answer was complete", kind="malformed")
+        estimated = False
+        if status in ("partial", "cancelled", "error") and (usage is None or not usage.final):
+            usage = known_usage(usage, out.text[shown:], messages, route.system)
+            estimated = usage is not None
         info = self.catalog.get(model)
         cost = None
         if usage is not None:
@@ -328,7 +332,7 @@ class Dispatcher:
             latency_ms=(self.clock() - start) * 1000, ttft_ms=ttft,
             error=_describe(error) if error else None, rule=rule, prompt_sha256=prompt_meta[0],
             prompt_chars=prompt_meta[1], prompt=messages[-1].content if log_prompt else None, tag=tag,
-            session_id=done.session_id if done else None,
+            session_id=done.session_id if done else None, extra={"usage": "estimated"} if estimated else {},
         )
         self.record(rec)
         out.records.append(rec)
@@ -349,6 +353,21 @@ class Dispatcher:
             out.status = status
             return "stop"
         return error
+
+
+def known_usage(so_far: Usage | None, text: str, messages: tuple[Message, ...], system: str | None) -> Usage | None:
+    """What an attempt that ended early used, as far as it is known: the provider's counts so far (message_start),
+    output counted from the text received; our own input estimate when the provider said nothing but answered.
+    None when nothing shows the request was processed (it costs $0 then)."""
+    if so_far is None and not text:
+        return None
+    from .estimate import message_tokens
+    from .tokens import estimate_tokens
+
+    if so_far is None:
+        so_far = Usage(message_tokens(messages) + (estimate_tokens(system) if system else 0))
+    return Usage(so_far.input_tokens, max(so_far.output_tokens, estimate_tokens(text)), so_far.cache_read_tokens,
+                 so_far.cache_write_tokens, so_far.cost_usd, final=False)
 
 
 def _describe(err: EngineError) -> str:

@@ -60,6 +60,7 @@ class Usage:
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     cost_usd: float | None = None  # when the engine reports its own (Claude Code's result line)
+    final: bool = True  # False: the counts so far (message_start), sent before the answer so a cancel still has them
 
 
 @dataclass(frozen=True)

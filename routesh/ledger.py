@@ -40,7 +40,8 @@ LOG_FIELDS: tuple[str, ...] = (
     "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd",
     "latency_ms", "ttft_ms", "error",
 )  # fmt: skip
-LOG_EXTRA_FIELDS: tuple[str, ...] = ("rule", "tag", "prompt_sha256", "prompt_chars", "session_id", "miss", "miss_note")
+LOG_EXTRA_FIELDS: tuple[str, ...] = ("rule", "tag", "prompt_sha256", "prompt_chars", "session_id", "miss", "miss_note",
+                                     "usage_estimated")
 
 # Numbered schema migrations, applied in order, each in its own transaction. Append; never edit.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
@@ -411,7 +412,7 @@ class Ledger:
         if include_prompt:
             cols += ", a.prompt"
         sql = (
-            f"SELECT {cols}, m.request_id IS NOT NULL, m.note FROM attempts a "
+            f"SELECT {cols}, m.request_id IS NOT NULL, m.note, a.extra FROM attempts a "
             f"LEFT JOIN misses m ON m.request_id = a.request_id{where} ORDER BY a.ts DESC, a.id DESC"
         )
         if n is not None:
@@ -419,12 +420,14 @@ class Ledger:
                 raise ValueError(f"-n must be zero or more (got {n})")
             sql += " LIMIT ?"
             params.append(n)
-        names = (*LOG_FIELDS, *LOG_EXTRA_FIELDS[:5], *(("prompt",) if include_prompt else ()), "miss", "miss_note")
+        names = (*LOG_FIELDS, *LOG_EXTRA_FIELDS[:5], *(("prompt",) if include_prompt else ()), "miss", "miss_note",
+                 "usage_estimated")
         out = []
         for row in self._query(sql, params):
             d = dict(zip(names, row, strict=True))
             d["ts"] = iso_utc(d["ts"])
             d["miss"] = bool(d["miss"])
+            d["usage_estimated"] = _usage_estimated(d["usage_estimated"])
             out.append(d)
         return out
 
@@ -440,7 +443,8 @@ class Ledger:
         """How many attempts in the window have no known cost, so a budget can say its sum is a floor."""
         where, params = _filters(since=since_ts, until=until_ts, profile=profile)
         rows = self._query(
-            f"SELECT COUNT(*) FROM attempts a{where}{' AND' if where else ' WHERE'} a.cost_usd IS NULL", params
+            f"SELECT COUNT(*) FROM attempts a{where}{' AND' if where else ' WHERE'} a.cost_usd IS NULL "
+            "AND (a.input_tokens IS NOT NULL OR a.output_tokens IS NOT NULL)", params
         )
         return int(rows[0][0])
 
@@ -479,14 +483,18 @@ class Ledger:
         sql = (
             f"SELECT {key}, CAST(a.ts / {st.SLOT_S} AS INTEGER), "
             f"(CASE a.status {status_code} ELSE 5 END) + {st.FIRST} * (a.attempt <= 1) "
-            f"+ {st.MISS} * (a.attempt <= 1 AND a.request_id IN (SELECT request_id FROM misses)), "
-            f"a.cost_usd, a.latency_ms, a.ttft_ms, {'NULL' if by == 'route' else 'a.route'}, "
+            f"+ {st.MISS} * (a.attempt <= 1 AND a.request_id IN (SELECT request_id FROM misses)) "
+            # failed: a first attempt that did not answer, and no later one did either (an index lookup for the few)
+            f"+ {st.FAILED} * (a.attempt <= 1 AND a.status NOT IN {st.ANSWERED!r} AND NOT EXISTS (SELECT 1 "
+            f"FROM attempts b WHERE b.request_id = a.request_id AND b.status IN {st.ANSWERED!r}"
+            f"{where.replace(' WHERE ', ' AND ').replace('a.', 'b.')})), "
+            f"{_COST_OR_FREE}, a.latency_ms, a.ttft_ms, {'NULL' if by == 'route' else 'a.route'}, "
             f"{'NULL' if by == 'model' else 'a.model'} FROM attempts a{where}"
         )
         conn = self._reader()
         try:
             with self._lock:
-                cursor = conn.execute(sql, params)
+                cursor = conn.execute(sql, [*params, *params])  # the answered-later subquery's window, then the scan
                 if since is None or isinstance(since, datetime):
                     since_dt = since
                 else:
@@ -503,6 +511,20 @@ class Ledger:
         """The highest migration applied to this file."""
         return int(self._query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0][0])
 
+
+def _usage_estimated(extra: str | None) -> bool:
+    """Whether a row's token counts are partly estimated (a cancelled or broken attempt), from its extra JSON."""
+    if not extra or "usage" not in extra:
+        return False
+    try:
+        return json.loads(extra).get("usage") == "estimated"
+    except (ValueError, AttributeError):
+        return False
+
+
+# stats.row_cost in SQL: an attempt that used nothing costs $0; NULL (unpriced) only when tokens went unpriced.
+_COST_OR_FREE = ("CASE WHEN a.cost_usd IS NULL AND a.input_tokens IS NULL AND a.output_tokens IS NULL "
+                 "THEN 0.0 ELSE a.cost_usd END")
 
 _STATS_FIELDS = (
     "ts", "request_id", "attempt", "profile", "route", "provider", "model", "status", "cost_usd",

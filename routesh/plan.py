@@ -12,7 +12,8 @@ from typing import Any, Protocol
 
 from .config import Provider
 from .context import Context
-from .cost import estimate_input_cost
+from .estimate import Estimate, estimate, installed_claude_version
+from .events import Message
 from .policy import BudgetVerdict, Verdict, apply_budget, check, check_budget, day_start, month_start
 from .router import Decision, decide
 
@@ -43,7 +44,8 @@ class Plan:
     key_present: bool
     key_needed: bool
     key_problem: str | None
-    estimated_cost_usd: float | None
+    estimated_cost_usd: float | None  # = estimate.input_usd (the --dry-run --json contract field)
+    estimate: Estimate  # everything that will be sent (system, history, prompt, Claude Code's own), priced
     verdict: Verdict
     send_text: str  # the text that would be sent: the prompt without prefix, secrets redacted if the profile says so
     secrets: str | None = None  # one line naming the kinds and lines of secrets found, never the secrets
@@ -73,9 +75,10 @@ class Plan:
             "via": self.via,
             "rule": rule,
             "reason": d.reason,
-            "estimated_input_tokens": d.estimated_input_tokens,
+            "estimated_input_tokens": self.estimate.input_tokens,
             "estimated_cost_usd": self.estimated_cost_usd,
-            "cost_note": "input only; output tokens are unknown until the answer",
+            "cost_note": _cost_note(self.estimate),
+            "estimate": self.estimate.to_json(),
             "fallbacks": list(d.fallbacks),
             "fallbacks_skipped": [{"route": r, "why": why} for r, why in self.verdict.skipped],
             "key": {"source": self.key_source, "present": self.key_present, "needed": self.key_needed,
@@ -88,8 +91,19 @@ class Plan:
         }
 
 
+def _cost_note(e: Estimate) -> str:
+    """What estimated_cost_usd covers, in words."""
+    if not e.complete:
+        return "unknown: " + (e.note or "not everything that will be sent can be counted")
+    if e.max_usd is not None:
+        return (f"input only (system, history and prompt); with an answer of up to {e.max_output_tokens} tokens "
+                "it is at most estimate.max_cost_usd per attempt")
+    return "input only (with Claude Code's own system prompt and tools); its answer and tool calls are not bounded"
+
+
 def make_plan(ctx: Context, text: str, now: datetime, lookup: KeyLookupFn, *, route: str | None = None,
-              spent: SpentFn | None = None) -> Plan:
+              spent: SpentFn | None = None, history: tuple[Message, ...] = (), history_tokens: int | None = None,
+              claude_version: Callable[[str | None], str | None] = installed_claude_version) -> Plan:
     """Route the text, apply the profile's policy (providers, secrets, budget), look up (never reveal) the key."""
     config = ctx.config
     decision = decide(text, config, now, route=route)
@@ -104,11 +118,13 @@ def make_plan(ctx: Context, text: str, now: datetime, lookup: KeyLookupFn, *, ro
     else:
         status = lookup(ctx.profile.name, provider)
         source, present, problem = status.source, status.present, getattr(status, "problem", None)
-    cost = estimate_input_cost(ctx.catalog.get(model), decision.estimated_input_tokens)
     from .screen import apply as screen
 
     profile = ctx.profile
     screened = screen(decision.text, profile.on_secret)
+    version = claude_version(config.claude_path) if r.via == "claude-code" else None
+    est = estimate(ctx.catalog.get(model), prompt=screened.text, history=history, history_tokens=history_tokens,
+                   system=r.system, via=r.via, max_output_tokens=r.max_output_tokens, claude_version=version)
     secrets = screened.summary if screened.findings else None
     if verdict.allowed and screened.blocked:
         verdict = replace(verdict, allowed=False, routes=(),
@@ -119,4 +135,4 @@ def make_plan(ctx: Context, text: str, now: datetime, lookup: KeyLookupFn, *, ro
         budget = check_budget(profile, *spent(profile.name, day_start(now), month_start(now)), now)
     verdict = apply_budget(verdict, budget, config, profile)
     return Plan(decision, profile.name, ctx.choice.why, provider, model, r.via, source, present, needed, problem,
-                cost, verdict, screened.text, secrets, budget)
+                est.input_usd, est, verdict, screened.text, secrets, budget)

@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .config import Config, Rule
+from .estimate import brief, explain, usd
+from .estimate import short_tokens as tokens
 from .plan import Plan
+
+__all__ = ["console", "tokens", "usd", "decision_line", "show_plan", "show_routes", "describe_rule"]
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -18,36 +22,13 @@ def console() -> Console:
     return Console(highlight=False, soft_wrap=False)
 
 
-def tokens(n: int) -> str:
-    """1234 → '1.2k', the way people read token counts."""
-    if n < 1000:
-        return str(n)
-    if n < 1_000_000:
-        return f"{n / 1000:.1f}k".replace(".0k", "k")
-    return f"{n / 1_000_000:.2f}M"
-
-
-def usd(x: float | None) -> str:
-    """Money with enough digits to see small prompts; '?' when the price is unknown."""
-    if x is None:
-        return "$?"
-    if x == 0:
-        return "$0"
-    if x < 0.0001:
-        return "<$0.0001"
-    if x < 0.01:
-        return f"${x:.4f}"
-    return f"${x:.2f}"
-
-
 def decision_line(plan: Plan) -> str:
     """The one line shown above an answer: route · provider/model · engine · key · size · cost."""
     if not plan.key_needed:
         key = "key: none needed"
     else:
         key = f"key: {plan.key_source}" if plan.key_present else "key: MISSING"
-    return (f"→ {plan.route} · {plan.provider.name}/{plan.model} · via {plan.via} · {key} · "
-            f"~{tokens(plan.decision.estimated_input_tokens)} tok · ≤ {usd(plan.estimated_cost_usd)} in")
+    return f"→ {plan.route} · {plan.provider.name}/{plan.model} · via {plan.via} · {key} · {brief(plan.estimate)}"
 
 
 def show_plan(con: Console, plan: Plan) -> None:
@@ -86,10 +67,7 @@ def show_plan(con: Console, plan: Plan) -> None:
         fbs = [fb + (" (skipped: not allowed)" if fb in dict(plan.verdict.skipped) else "")
                for fb in plan.decision.fallbacks]
         grid.add_row("fallback", " → ".join(fbs))
-    grid.add_row("cost", f"{usd(plan.estimated_cost_usd)} for ~{plan.decision.estimated_input_tokens:,} input tokens"
-                         + ("" if plan.estimated_cost_usd is not None else " (no price known for this model: add it "
-                                                                           "under `models:`)")
-                         + "; output is unknown until the answer")
+    grid.add_row("cost", explain(plan.estimate))
     con.print(grid)
 
 

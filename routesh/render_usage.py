@@ -149,7 +149,11 @@ def render_log(rows: Sequence[Mapping[str, Any]], console: Console, *, tz: tzinf
         if show_cache:
             cached = (r.get("cache_read_tokens") or 0) + (r.get("cache_write_tokens") or 0)
             cells.append(fmt_tokens(cached) if cached else "-")
-        cells += [fmt_tokens(r.get("output_tokens")), fmt_usd(r.get("cost_usd")), fmt_ms(r.get("latency_ms"))]
+        used = r.get("input_tokens") is not None or r.get("output_tokens") is not None
+        cost = fmt_usd(r.get("cost_usd")) if used or r.get("cost_usd") is not None else "$0"  # nothing used: free
+        if r.get("usage_estimated") and r.get("cost_usd") is not None:
+            cost = "~" + cost  # a cancelled or broken attempt: counts partly estimated
+        cells += [fmt_tokens(r.get("output_tokens")), cost, fmt_ms(r.get("latency_ms"))]
         table.add_row(*cells)
     console.print(table)
     errors = [r for r in rows if r.get("error")]
@@ -162,6 +166,8 @@ def render_log(rows: Sequence[Mapping[str, Any]], console: Console, *, tz: tzinf
         )
     if any(r.get("miss") for r in rows):
         console.print(Text("! = marked as a routing miss (/miss)", style="dim"))
+    if any(r.get("usage_estimated") for r in rows):
+        console.print(Text("~ = cancelled or broken off: tokens partly estimated", style="dim"))
 
 
 def _any(groups: Sequence[GroupStats], name: str) -> bool:
@@ -176,9 +182,10 @@ def render_stats(report: StatsReport, console: Console, *, max_days: int = 14, t
         since = f" since {report.since}" if report.since else ""
         console.print(f"No requests recorded{since}.")
         return
-    head = title or f"{total.requests:,} requests, {fmt_usd(total.spend_usd)}" + (
-        f" since {report.since[:16].replace('T', ' ')}" if report.since else ""
-    )
+    failed = f" ({total.failed_requests:,} failed)" if total.failed_requests else ""
+    since = f" since {report.since[:16].replace('T', ' ')}" if report.since else ""
+    spend = fmt_usd(total.spend_usd)
+    head = title or f"{total.requests:,} requests{failed} in {total.attempts:,} attempts, {spend}{since}"
     console.print(Text(head, style="bold"))
 
     groups = list(report.groups)
@@ -188,7 +195,8 @@ def render_stats(report: StatsReport, console: Console, *, max_days: int = 14, t
     )
     table.add_column(BY_LABEL.get(report.by, report.by), no_wrap=True, overflow="ellipsis", max_width=18)
     cols: list[tuple[str, Any]] = [("req", lambda g: f"{g.requests:,}")]
-    cols.append(("err", lambda g: f"{g.errors:,}"))
+    cols.append(("fail", lambda g: f"{g.failed_requests:,}"))
+    cols.append(("retry", lambda g: f"{g.retries:,}"))
     for name, head_ in (("partial", "part"), ("refused", "refu"), ("cancelled", "canc")):
         if _any(every, name):
             cols.append((head_, lambda g, n=name: f"{getattr(g, n):,}"))
@@ -197,7 +205,8 @@ def render_stats(report: StatsReport, console: Console, *, max_days: int = 14, t
     cols.append(("p95", lambda g: fmt_ms(g.latency_p95_ms)))
     if _any(every, "ttft_p50_ms"):
         cols.append(("ttft50", lambda g: fmt_ms(g.ttft_p50_ms)))
-        cols.append(("ttft95", lambda g: fmt_ms(g.ttft_p95_ms)))
+        if console.width >= 90:  # room for it beside the request, failure and retry counts
+            cols.append(("ttft95", lambda g: fmt_ms(g.ttft_p95_ms)))
     if total.top_tier_share is not None:
         cols.append(("top", lambda g: fmt_pct(g.top_tier_share)))
     cols.append(("miss", lambda g: fmt_pct(g.miss_rate)))
@@ -211,6 +220,7 @@ def render_stats(report: StatsReport, console: Console, *, max_days: int = 14, t
     notes = []
     if total.top_tier_share is not None and report.top_tier:
         notes.append(f"top = share of requests sent to the top-price tier ({', '.join(report.top_tier)})")
+    notes.append("fail = requests left unanswered; retry = retries and fallbacks")
     notes.append("p50/p95 = latency of ok attempts; miss = marked with /miss")
     if total.unpriced:
         n = total.unpriced

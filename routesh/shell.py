@@ -99,7 +99,7 @@ class Shell:
     def preview(self, text: str) -> Preview:
         """Where the text being typed would go, from the same router; cached for repeated redraws."""
         ctx = self._view_ctx()
-        key = (text, id(ctx), self.sticky)
+        key = (text, id(ctx), self.sticky, id(self.convo))
         if key != self._preview_key or self._preview is None:
             self._preview = self._compute_preview(ctx, text)
             self._preview_key = key
@@ -121,8 +121,20 @@ class Shell:
             return Preview(route, _model(ctx, route), sticky, note=f"Enter makes {head} sticky (→ {route})")
         forced = self.sticky.route if self.sticky and head not in prefixes and self.sticky.route in config.routes \
             else None
-        route = decide(text, config, datetime.now(), route=forced).route
-        return Preview(route, _model(ctx, route), sticky, refused=route_refusal(config, ctx.profile, route))
+        decision = decide(text, config, datetime.now(), route=forced)
+        route = decision.route
+        return Preview(route, _model(ctx, route), sticky, refused=route_refusal(config, ctx.profile, route),
+                       cost=self._cost(ctx, route, decision.text) if text.strip() else None)
+
+    def _cost(self, ctx: Context, route: str, text: str) -> str:
+        """The toolbar's estimate: the prompt, the conversation so far and the route's fixed input, priced."""
+        from .estimate import brief, estimate, installed_claude_version
+
+        r = ctx.config.routes[route]
+        version = installed_claude_version(ctx.config.claude_path) if r.via == "claude-code" else None
+        return brief(estimate(ctx.catalog.get(_model(ctx, route)), prompt=text,
+                              history_tokens=self.convo.history_tokens, system=r.system, via=r.via,
+                              max_output_tokens=r.max_output_tokens, claude_version=version))
 
     def _model(self, route: str) -> str:
         return _model(self.ctx, route)
@@ -191,7 +203,8 @@ class Shell:
     def plan(self, text: str, *, ignore_sticky: bool = False) -> Plan:
         """The plan for text as the shell would send it: a prefix wins over the sticky route."""
         sticky = None if ignore_sticky or self.sticky is None or _head(text) in self.prefix_routes() else self.sticky
-        return plan_for(self.ctx, text, sticky.route if sticky else None)
+        return plan_for(self.ctx, text, sticky.route if sticky else None, history=self.convo.history,
+                        history_tokens=self.convo.history_tokens)
 
     def send(self, text: str, *, ignore_sticky: bool = False) -> None:
         """Route, run and stream one prompt, then update the conversation and the totals."""

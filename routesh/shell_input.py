@@ -46,6 +46,7 @@ class Preview:
     sticky: str | None = None  # the sticky prefix in force, e.g. "/architect"
     refused: str | None = None  # why the active profile would refuse it
     note: str | None = None  # e.g. "built-in command" or "unknown command"
+    cost: str | None = None  # what it would send and cost: "~33.8k tok · ~$0.10 in · ≤ $0.23"
 
 
 @dataclass(frozen=True)
@@ -148,8 +149,8 @@ class ShellCompleter(Completer):
 def toolbar_fragments(preview: Preview, status: Status, width: int = 1000) -> StyleAndTextTuples:
     """profile │ → route (model) │ session $ │ last model · latency, fitted to the terminal's width.
 
-    What matters least goes first when the line is too long: the last request, the sticky hint, then
-    the preview's detail is shortened; the profile, the route and the session cost always stay whole.
+    What matters least goes first when the line is too long: the last request, the cost estimate, the
+    sticky hint, then the preview's detail is shortened; the profile, the route and the session cost always stay whole.
     """
     key = "class:bottom-toolbar.key"
     sep = (key, " │ ")
@@ -161,6 +162,9 @@ def toolbar_fragments(preview: Preview, status: Status, width: int = 1000) -> St
         where = [(key, "→ "), (style, preview.route), ("", f" ({preview.model})")]
         if preview.refused:
             where.append(("class:bottom-toolbar.refused", " refused by profile"))
+    estimate: StyleAndTextTuples = []
+    if preview.cost and not preview.refused and not preview.note:
+        estimate = [(key, f" · {preview.cost}")]
     if status.attached:
         where.append(("class:bottom-toolbar.sticky", f" +{status.attached} attached"))
     head: StyleAndTextTuples = [(key, " profile "), ("", status.profile), sep]
@@ -169,8 +173,8 @@ def toolbar_fragments(preview: Preview, status: Status, width: int = 1000) -> St
         sticky = [sep, ("class:bottom-toolbar.sticky", f"sticky {preview.sticky}"), (key, " · /default ends")]
     cost: StyleAndTextTuples = [sep, (key, "session "), ("class:bottom-toolbar.cost", status.session_cost)]
     last: StyleAndTextTuples = [sep, (key, "last "), ("", status.last)] if status.last else []
-    for parts in ([*head, *where, *sticky, *cost, *last], [*head, *where, *sticky, *cost],
-                  [*head, *where, *sticky[:2], *cost], [*head, *where, *cost]):
+    for parts in ([*head, *where, *estimate, *sticky, *cost, *last], [*head, *where, *estimate, *sticky, *cost],
+                  [*head, *where, *sticky, *cost], [*head, *where, *sticky[:2], *cost], [*head, *where, *cost]):
         if _width(parts) <= width:
             return parts
     room = width - _width([*head, *cost]) - 1

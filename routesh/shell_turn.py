@@ -8,6 +8,7 @@ process group), the partial answer stays on screen, marked, and the session goes
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from .events import Message
@@ -28,6 +29,13 @@ class Conversation:
     history: tuple[Message, ...] = ()
     claude_session: str | None = None
     claude_upto: int = 0  # len(history) when Claude Code's session last answered: later turns it has not seen
+
+    @cached_property
+    def history_tokens(self) -> int:
+        """The history's estimated tokens, counted once per turn (the toolbar asks on every keystroke)."""
+        from .estimate import message_tokens
+
+        return message_tokens(self.history)
 
     @property
     def turns(self) -> int:
@@ -84,13 +92,24 @@ def run_turn(out: Out, runner: Runner, plan: Plan, convo: Conversation, tag: str
 
 
 def summary_line(outcome: Outcome, seconds: float) -> str:
-    """route · model · tokens in/out · cost · time, the dim line under every answer."""
+    """route · model · tokens in/out · cost · time, the dim line under every answer (all attempts summed)."""
     parts = [outcome.route or "?", outcome.model or "?"]
+    used = [r for r in outcome.records if r.input_tokens is not None or r.output_tokens is not None]
     u = outcome.usage
-    if u is not None:
-        into = u.input_tokens + u.cache_read_tokens + u.cache_write_tokens
-        parts.append(f"{tokens(into)} in / {tokens(u.output_tokens)} out")
+    if used:
+        into = sum((r.input_tokens or 0) + (r.cache_read_tokens or 0) + (r.cache_write_tokens or 0) for r in used)
+        parts.append(f"{tokens(into)} in / {tokens(sum(r.output_tokens or 0 for r in used))} out")
+        unpriced = any(r.cost_usd is None for r in used)
+        known = sum(r.cost_usd or 0.0 for r in used)
+        parts.append(usd(None) if unpriced and not known else usd(known) + ("+?" if unpriced else ""))
+        if any(r.extra.get("usage") == "estimated" for r in used):
+            parts[-1] += " (partly estimated)"
+    elif u is not None:
+        parts.append(f"{tokens(u.input_tokens + u.cache_read_tokens + u.cache_write_tokens)} in / "
+                     f"{tokens(u.output_tokens)} out")
         parts.append(usd(outcome.cost_usd))
+    elif outcome.records:
+        parts.append("$0")  # no attempt got as far as the provider processing it
     parts.append(f"{seconds:.1f}s")
     if outcome.status != "ok":
         parts.append(outcome.status)

@@ -50,7 +50,7 @@ class GroupStats:
     requests: int  # requests whose first attempt is in this group (where the router sent them)
     attempts: int  # ledger rows: first attempts, retries and fallbacks
     ok: int
-    errors: int  # attempts with status "error"
+    errors: int  # attempts with status "error" (a request that succeeded on a retry has some too)
     partial: int
     refused: int
     cancelled: int
@@ -64,6 +64,8 @@ class GroupStats:
     top_tier_share: float | None  # top_tier_requests / requests; None when no price is known or no requests
     misses: int  # requests marked as routing misses (/miss)
     miss_rate: float | None  # misses / requests; None when no requests
+    failed_requests: int = 0  # requests no attempt answered (not ok, refused or cancelled on any attempt)
+    retries: int = 0  # attempts after a request's first: retries and fallbacks
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (spend rounded to micro-dollars, latencies to 0.1 ms)."""
@@ -111,6 +113,9 @@ class StatsReport:
 STATUS_CODE = {"ok": 0, "error": 1, "partial": 2, "refused": 3, "cancelled": 4}  # anything else: 5
 FIRST = 8  # attempt <= 1: this row starts a request (refused requests are attempt 0)
 MISS = 16  # ...and that request was marked as a routing miss
+FAILED = 32  # ...and no attempt of that request ended ok, refused or cancelled
+CODES = 64  # distinct packed codes
+ANSWERED = ("ok", "refused", "cancelled")  # a request with an attempt in one of these did not fail
 SLOT_S = 900  # every real UTC offset is a multiple of 15 minutes, so a slot never straddles a local midnight
 
 
@@ -120,7 +125,7 @@ class _Acc:
     __slots__ = ("codes", "spend", "unpriced", "lat", "ttft", "first_by_model")
 
     def __init__(self) -> None:
-        self.codes = [0] * 32  # rows per packed code
+        self.codes = [0] * CODES  # rows per packed code
         self.spend = 0.0
         self.unpriced = 0
         self.lat: list[float] = []
@@ -140,10 +145,11 @@ class _Acc:
     def result(self, key: str, top: frozenset[str]) -> GroupStats:
         """Freeze into a GroupStats."""
         codes = self.codes
-        statuses = {name: sum(codes[c] for c in range(32) if c & 7 == value) for name, value in STATUS_CODE.items()}
+        statuses = {name: sum(codes[c] for c in range(CODES) if c & 7 == value)
+                    for name, value in STATUS_CODE.items()}
         return make_group(
             key,
-            requests=sum(codes[c] for c in range(32) if c & FIRST),
+            requests=sum(codes[c] for c in range(CODES) if c & FIRST),
             attempts=sum(codes),
             statuses=statuses,
             spend_usd=self.spend,
@@ -151,7 +157,9 @@ class _Acc:
             latencies=self.lat,
             ttfts=self.ttft,
             top_tier_requests=sum(n for m, n in self.first_by_model.items() if m in top) if top else None,
-            misses=sum(codes[c] for c in range(32) if c & MISS),
+            misses=sum(codes[c] for c in range(CODES) if c & MISS),
+            failed_requests=sum(codes[c] for c in range(CODES) if c & FAILED),
+            retries=sum(codes[c] for c in range(CODES) if not c & FIRST),
         )
 
 
@@ -167,6 +175,8 @@ def make_group(
     ttfts: list[float],
     top_tier_requests: int | None,
     misses: int,
+    failed_requests: int = 0,
+    retries: int = 0,
 ) -> GroupStats:
     """A GroupStats from counts and raw latency lists (sorted in place); shared by the pure and SQL paths."""
     latencies.sort()
@@ -190,6 +200,8 @@ def make_group(
         top_tier_share=top_tier_requests / requests if (requests and top_tier_requests is not None) else None,
         misses=misses,
         miss_rate=misses / requests if requests else None,
+        failed_requests=failed_requests,
+        retries=retries,
     )
 
 
@@ -255,15 +267,28 @@ def aggregate(
     """
     check_by(by)
     key_name = None if by == "day" else by
+    rows = list(rows)
+    answered = {r.get("request_id") for r in rows if r["status"] in ANSWERED}
     packed = []
     for r in rows:
         first = (r.get("attempt") or 0) <= 1
         code = STATUS_CODE.get(r["status"], 5) | (FIRST if first else 0) | (MISS if first and r.get("miss") else 0)
+        if first and r.get("request_id") not in answered:
+            code |= FAILED
         packed.append((
             None if key_name is None else r[key_name], int(r["ts"] // SLOT_S), code,
-            r.get("cost_usd"), r.get("latency_ms"), r.get("ttft_ms"), r["route"], r["model"],
+            row_cost(r), r.get("latency_ms"), r.get("ttft_ms"), r["route"], r["model"],
         ))  # fmt: skip
     return fold(packed, by, input_price=input_price, top_models=top_models, tz=tz, since=since)
+
+
+def row_cost(r: Row) -> float | None:
+    """An attempt's cost for spend: its own; $0 when it used nothing (no usage reported, nothing received);
+    None (unpriced) only when tokens were used but their price is unknown."""
+    cost = r.get("cost_usd")
+    if cost is None and r.get("input_tokens") is None and r.get("output_tokens") is None:
+        return 0.0
+    return cost
 
 
 def fold(

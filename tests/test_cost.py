@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from routesh.config import ModelInfo
-from routesh.cost import cost_usd, estimate_input_cost, from_openai_usage, unknown_price_hint
+from routesh.cost import cost_usd, from_openai_usage, unknown_price_hint
 
 SONNET = ModelInfo("claude-sonnet-4-6", input=3.0, output=15.0)
 OPUS = ModelInfo("claude-opus-4-7", input=5.0, output=25.0)
@@ -62,13 +62,6 @@ def test_zero_tokens_on_a_priced_model_cost_zero() -> None:
 def test_negative_tokens_are_rejected() -> None:
     with pytest.raises(ValueError, match="input_tokens"):
         cost_usd(SONNET, -1, 0)
-
-
-def test_estimate_input_cost() -> None:
-    assert estimate_input_cost(OPUS, 1200) == pytest.approx(0.006)
-    assert estimate_input_cost(None, 1200) is None
-    assert estimate_input_cost(ModelInfo("x"), 1200) is None
-    assert estimate_input_cost(OPUS, 0) == 0.0
 
 
 def test_hint_names_the_model_and_where_to_add_it() -> None:

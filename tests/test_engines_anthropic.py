@@ -58,7 +58,10 @@ def test_streams_text_in_order_then_usage_then_done(upstream: Upstream) -> None:
     upstream.configure(usage=UsageSpec(input_tokens=12, output_tokens=7, cache_read_input_tokens=3000,
                                        cache_creation_input_tokens=400))
     events = run(request(upstream))
-    assert events[:-2] == [TextDelta("Hello"), TextDelta(" from"), TextDelta(" claude-sonnet-4-6"), TextDelta(".")]
+    # message_start's counts come first, so a cancelled answer is still counted; the final usage at the end
+    assert events[0] == Usage(input_tokens=12, output_tokens=1, cache_read_tokens=3000, cache_write_tokens=400,
+                              final=False)
+    assert events[1:-2] == [TextDelta("Hello"), TextDelta(" from"), TextDelta(" claude-sonnet-4-6"), TextDelta(".")]
     assert events[-2] == Usage(input_tokens=12, output_tokens=7, cache_read_tokens=3000, cache_write_tokens=400)
     assert events[-1] == Done(stop_reason="end_turn", session_id=None)
 
@@ -165,7 +168,7 @@ def test_dropped_connection_mid_stream_after_text(upstream: Upstream) -> None:
         for ev in anthropic_api.stream(request(upstream)):
             seen.append(ev)
     assert info.value.kind == "connection"
-    assert seen == [TextDelta("Hello"), TextDelta(" from")]  # partial answer was shown first
+    assert seen == [Usage(21, 1, final=False), TextDelta("Hello"), TextDelta(" from")]  # partial answer shown first
 
 
 def test_truncated_stream_is_an_error_not_a_short_answer(upstream: Upstream) -> None:
@@ -243,7 +246,7 @@ def test_cancel_while_waiting_for_the_first_byte(upstream: Upstream) -> None:
 def test_closing_the_generator_early_is_quiet(upstream: Upstream) -> None:
     upstream.configure(repeat=50)
     gen = anthropic_api.stream(request(upstream))
-    assert isinstance(next(gen), TextDelta)
+    assert isinstance(next(gen), Usage) and isinstance(next(gen), TextDelta)
     gen.close()
     assert isinstance(run(request(upstream))[-1], Done)  # the client still works afterwards
 

@@ -15,6 +15,7 @@ import pytest
 from upstream import (  # noqa: F401 - fixtures
     Fault,
     Upstream,
+    UsageSpec,
     context_too_long,
     drop_after,
     overloaded,
@@ -470,6 +471,28 @@ def test_client_going_away_cancels_the_upstream(gw: GW) -> None:
     time.sleep(1.5)
     (row,) = gw.rows()
     assert row["status"] == "cancelled"
+
+
+@pytest.mark.parametrize("model", ["routesh-main", "routesh-background"])  # Anthropic relayed; OpenAI translated
+def test_a_cancelled_relay_records_the_usage_known_so_far(gw: GW, model: str) -> None:
+    gw.up.configure(repeat=200, usage=UsageSpec(input_tokens=777, output_tokens=5000, cache_read_input_tokens=50))
+    gw.up.script(slow_stream(0.02))
+    c = gw.conn()
+    c.request("POST", "/v1/messages", json.dumps(msg(model=model)), {"authorization": f"Bearer {TOKEN}"})
+    r = c.getresponse()
+    assert r.status == 200
+    r.read(3000)
+    c.sock.close()  # type: ignore[union-attr]
+    c.close()
+    time.sleep(1.5)
+    (row,) = gw.rows()
+    assert row["status"] == "cancelled" and json.loads(row["extra"])["usage"] == "estimated"
+    assert 1 < row["output_tokens"] < 5000
+    if model == "routesh-main":  # message_start's counts, as the upstream sent them, priced
+        assert (row["input_tokens"], row["cache_read_tokens"]) == (777, 50)
+        assert row["cost_usd"] == pytest.approx((777 * 3 + 50 * 0.3 + row["output_tokens"] * 15) / 1e6)
+    else:  # no usage chunk yet: routesh's own estimate of the request (gpt-bg has no price: unpriced, not $0)
+        assert row["input_tokens"] > 0 and row["cost_usd"] is None
 
 
 def test_hot_reload(gw: GW, monkeypatch: pytest.MonkeyPatch) -> None:

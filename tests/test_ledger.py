@@ -232,7 +232,8 @@ def test_spent_sums_known_costs_per_profile_since(db: Path) -> None:
         led.record(rec(ts=T0 - 100, cost_usd=1.0))  # before the window
         led.record(rec(ts=T0, cost_usd=0.25))
         led.record(rec(ts=T0 + 1, cost_usd=0.5, status="partial"))
-        led.record(rec(ts=T0 + 2, cost_usd=None, status="error"))  # unknown price: not counted
+        led.record(rec(ts=T0 + 2, cost_usd=None, status="error", input_tokens=10))  # unknown price: not counted
+        led.record(rec(ts=T0 + 2, cost_usd=None, status="error", input_tokens=None, output_tokens=None))  # $0
         led.record(rec(ts=T0 + 3, cost_usd=9.0, profile="work"))
         assert led.spent("personal", T0) == pytest.approx(0.75)
         assert led.spent("personal", datetime.fromtimestamp(T0, UTC)) == pytest.approx(0.75)

@@ -24,7 +24,7 @@ def text_of(c: Console) -> str:
 LOG_ROWS = [
     {"ts": "2025-01-10T12:05:00.000+00:00", "request_id": "d4f00d-5", "attempt": 1, "route": "architect",
      "model": "claude-opus-4-7", "status": "cancelled", "input_tokens": 50, "output_tokens": 0, "cost_usd": 0.00025,
-     "latency_ms": 700.0, "miss": True},
+     "latency_ms": 700.0, "miss": True, "usage_estimated": True},
     {"ts": "2025-01-10T12:04:00.000+00:00", "request_id": "c0ffee-4", "attempt": 1, "route": "default",
      "model": "claude-sonnet-4-6", "status": "refused", "input_tokens": None, "output_tokens": None, "cost_usd": None,
      "latency_ms": None, "error": "provider openai is not allowed in profile work"},
@@ -71,7 +71,12 @@ def test_log_table_shows_each_attempt_with_its_numbers() -> None:
     retry = next(line for line in lines if "beef00#2" in line)
     assert "12k" in retry and "678" in retry and "$0.02" in retry and "21.7s" in retry
     refused = next(line for line in lines if "c0ffee" in line)
-    assert "?" in refused  # unknown cost is not shown as $0
+    assert "$0" in refused and "?" not in refused  # nothing was sent: it cost nothing
+    cancelled = next(line for line in lines if "d4f00d" in line)
+    assert "~$0.0003" in cancelled and "partly estimated" in out
+    c2 = console()
+    render_log([{**LOG_ROWS[2], "cost_usd": None}], c2, tz=UTC)
+    assert "?" in text_of(c2)  # tokens used at an unknown price: unknown, not $0
     assert "cancelled!" in out and "routing miss" in out
     assert "HTTP 529 overloaded" not in out or "latest error" in out
     assert "latest error (c0ffee): provider openai is not allowed" in out
@@ -98,18 +103,20 @@ def test_stats_table_and_charts_at_80_columns() -> None:
     lines = out.splitlines()
     assert "\x1b[" not in out
     assert max(len(line) for line in lines) <= 80
-    assert lines[0].startswith("9 requests, $0.81")
+    assert lines[0].startswith("9 requests (1 failed) in 10 attempts, $0.81")
     header = next(line for line in lines if line.startswith("route"))
-    for col in ("req", "err", "part", "refu", "canc", "spend", "p50", "p95", "ttft50", "ttft95", "top", "miss"):
+    for col in ("req", "fail", "retry", "part", "refu", "canc", "spend", "p50", "p95", "ttft50", "top", "miss"):
         assert col in header.split()
     arch = next(line for line in lines if line.startswith("architect "))
-    assert arch.split()[:8] == ["architect", "4", "0", "1", "1", "1", "$0.75", "1.0s"]
+    assert arch.split()[:9] == ["architect", "4", "1", "0", "1", "1", "1", "$0.75", "1.0s"]
     assert arch.split()[-2:] == ["100%", "25%"]
     default = next(line for line in lines if line.startswith("default "))
-    assert default.split()[:7] == ["default", "4", "1", "0", "0", "0", "$0.06*"]  # * = an unpriced attempt
+    assert default.split()[:8] == ["default", "4", "0", "0", "0", "0", "0", "$0.06*"]  # * = an unpriced attempt
+    quick = next(line for line in lines if line.startswith("quick "))
+    assert quick.split()[:4] == ["quick", "1", "0", "1"]  # r3's fallback: a retry here, not a request
     assert "200ms" in default and "380ms" in default and "15ms" in default
     total = next(line for line in lines if line.startswith("total"))
-    assert total.split()[:7] == ["total", "9", "1", "1", "1", "1", "$0.81*"]
+    assert total.split()[:8] == ["total", "9", "1", "1", "1", "1", "1", "$0.81*"]
     assert "44%" in total and "11%" in total and "250ms" in total and "850ms" in total
     assert "claude-opus-4-7" in out  # names the top tier
     assert "1 unpriced attempt left out of spend" in out

@@ -112,8 +112,8 @@ def test_preview_shows_sticky_and_refusal(shell: Shell) -> None:
 def test_toolbar_fragments_say_everything_in_one_line(shell: Shell) -> None:
     shell.sticky = Sticky("architect", "/architect")
     text = "".join(t for _, t in toolbar_fragments(shell.preview("x"), shell.status()))
-    assert text == (" profile personal │ → architect (claude-opus-4-7) │ sticky /architect · /default ends │ "
-                    "session $0")
+    assert text == (" profile personal │ → architect (claude-opus-4-7) · ~4 tok · <$0.0001 in · ≤ $0.20 │ "
+                    "sticky /architect · /default ends │ session $0")
 
 
 def test_preview_is_cheap_on_a_huge_buffer(shell: Shell) -> None:

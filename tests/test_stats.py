@@ -17,9 +17,11 @@ PRICES = {"claude-opus-4-7": 5.0, "claude-sonnet-4-6": 3.0, "claude-haiku-4-5": 
 def row(
     ts: float, rid: str, route: str, model: str, status: str, cost: float | None, lat: float | None,
     ttft: float | None, *, attempt: int = 1, profile: str = "personal", miss: bool = False,
+    tokens: int | None = 100,
 ) -> dict[str, object]:  # fmt: skip
     return dict(ts=ts, request_id=rid, attempt=attempt, route=route, model=model, profile=profile, status=status,
-                cost_usd=cost, latency_ms=lat, ttft_ms=ttft, miss=miss)  # fmt: skip
+                cost_usd=cost, latency_ms=lat, ttft_ms=ttft, miss=miss, input_tokens=tokens,
+                output_tokens=tokens)  # fmt: skip
 
 
 S, H, OP = "claude-sonnet-4-6", "claude-haiku-4-5", "claude-opus-4-7"
@@ -65,6 +67,7 @@ def test_by_route_against_hand_computed_numbers() -> None:
 
     assert (default.requests, default.attempts, default.ok, default.errors) == (4, 4, 3, 1)
     assert (default.partial, default.refused, default.cancelled, default.unpriced) == (0, 0, 0, 1)
+    assert (default.failed_requests, default.retries) == (0, 0)  # r3 failed on default, its fallback answered
     assert default.spend_usd == pytest.approx(0.06)
     assert default.latency_p50_ms == 200 and default.latency_p95_ms == pytest.approx(380)  # ok: 100 200 400
     assert default.ttft_p50_ms == 15 and default.ttft_p95_ms == pytest.approx(19.5)  # ok: 10 20
@@ -77,6 +80,8 @@ def test_by_route_against_hand_computed_numbers() -> None:
     assert arch.top_tier_share == 1.0 and arch.miss_rate == 0.25
 
     assert (quick.requests, quick.attempts, quick.ok) == (1, 2, 2)  # r3's fallback is an attempt, not a request
+    assert (quick.failed_requests, quick.retries) == (0, 1)
+    assert (arch.failed_requests, arch.retries) == (1, 0)  # r8 ended partial; refused and cancelled are not failures
     assert quick.spend_usd == pytest.approx(0.003)
     assert quick.latency_p50_ms == 200 and quick.latency_p95_ms == pytest.approx(290)  # 100 300
     assert quick.ttft_p50_ms == 20 and quick.ttft_p95_ms == pytest.approx(29)
@@ -84,6 +89,7 @@ def test_by_route_against_hand_computed_numbers() -> None:
     t = rep.total
     assert (t.requests, t.attempts, t.ok, t.errors, t.partial, t.refused, t.cancelled) == (9, 10, 6, 1, 1, 1, 1)
     assert t.spend_usd == pytest.approx(0.813) and t.unpriced == 1
+    assert (t.requests, t.failed_requests, t.attempts, t.retries) == (9, 1, 10, 1)
     # ok latencies 100 100 200 300 400 1000: p50 h=2.5 → 250; p95 h=4.75 → 400 + .75 * 600
     assert t.latency_p50_ms == 250 and t.latency_p95_ms == pytest.approx(850)
     # ok ttfts 10 10 20 30 100: p50 → 20; p95 h=3.8 → 30 + .8 * 70
@@ -133,8 +139,35 @@ def test_a_fallback_only_route_has_attempts_but_no_requests() -> None:
 
 
 def test_refused_requests_are_attempt_zero_and_still_requests() -> None:
-    rep = aggregate([row(T0, "r1", "default", S, "refused", None, None, None, attempt=0)], "route")
-    assert (rep.total.requests, rep.total.refused, rep.total.unpriced) == (1, 1, 1)
+    rep = aggregate([row(T0, "r1", "default", S, "refused", None, None, None, attempt=0, tokens=None)], "route")
+    assert (rep.total.requests, rep.total.refused, rep.total.unpriced, rep.total.failed_requests) == (1, 1, 0, 0)
+
+
+def test_failed_attempts_without_usage_cost_nothing_and_are_not_unpriced() -> None:
+    """The issue's case: 6 requests, 4 answered (two after retries), 10 failed attempts on a priced model."""
+    rows = []
+    for i in range(6):
+        fails = 3 if i < 2 else (2 if i < 4 else 0)  # r0, r1 fail all three tries; r2, r3 answer on the third
+        for a in range(1, fails + 1):
+            rows.append(row(T0 + i * 10 + a, f"r{i}", "default", S, "error", None, 5, None, attempt=a, tokens=None))
+        if i >= 2:
+            rows.append(row(T0 + i * 10 + 5, f"r{i}", "default", S, "ok", 0.01, 100, 10, attempt=fails + 1))
+    g = aggregate(rows, "route", input_price=PRICES.get).total
+    assert (g.requests, g.failed_requests, g.attempts, g.retries, g.errors) == (6, 2, 14, 8, 10)
+    assert g.unpriced == 0 and g.spend_usd == pytest.approx(0.04)
+    # the ledger's SQL path agrees
+    from routesh.events import AttemptRecord
+    from routesh.ledger import Ledger
+
+    with Ledger(":memory:") as led:
+        for r in rows:
+            led.record(AttemptRecord(ts=r["ts"], request_id=r["request_id"], attempt=r["attempt"], profile="personal",
+                                     route="default", provider="anthropic", model=S, via="api", status=r["status"],
+                                     cost_usd=r["cost_usd"], input_tokens=r["input_tokens"],
+                                     output_tokens=r["output_tokens"], latency_ms=r["latency_ms"]))
+        sql = led.stats(None, "route", input_price=PRICES.get).total
+        assert (sql.requests, sql.failed_requests, sql.attempts, sql.retries, sql.unpriced) == (6, 2, 14, 8, 0)
+        assert led.unpriced(None, 0) == 0
 
 
 def test_top_tier_given_explicitly_or_unknown() -> None:

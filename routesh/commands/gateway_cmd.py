@@ -149,13 +149,30 @@ def add_code_parser(p: argparse.ArgumentParser) -> Handler:
     return code
 
 
+def _tallied_writer() -> type:
+    """LedgerWriter that also sums the session's attempts for the closing cost line (gateway imported lazily)."""
+    from ..gateway.server import LedgerWriter
+    from ..tally import Tally
+
+    class Tallied(LedgerWriter):  # type: ignore[misc, valid-type]
+        def __init__(self, *a: Any, **kw: Any) -> None:
+            super().__init__(*a, **kw)
+            self.tally = Tally()
+
+        def record(self, rec: Any) -> None:
+            self.tally.add(rec)
+            super().record(rec)
+
+    return Tallied
+
+
 def code(args: argparse.Namespace) -> int:
     """Start the gateway, run claude against it, stop the gateway; exit with claude's exit code."""
     import shutil
 
     from ..context import build
     from ..gateway import code as cc
-    from ..gateway.server import Gateway, LedgerWriter, RunningGateway, bind
+    from ..gateway.server import Gateway, RunningGateway, bind
     from ..paths import state_dir
 
     ctx = build(args.config, args.profile)
@@ -171,7 +188,8 @@ def code(args: argparse.Namespace) -> int:
     sock = bind("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     tmp = cc.make_tempdir()
-    ledger: LedgerWriter | None = None
+    _Tallied = _tallied_writer()
+    ledger: Any = None
     running: RunningGateway | None = None
     log_file = None
     try:
@@ -193,7 +211,7 @@ def code(args: argparse.Namespace) -> int:
                     if log_file is not None:
                         log_file.write(line + "\n")
 
-                ledger = LedgerWriter(None, ctx.profile, log=log)
+                ledger = _Tallied(None, ctx.profile, log=log)
                 gateway = Gateway(ctx, token, verbose=args.verbose, log=log, ledger=ledger)
                 running = RunningGateway(gateway, sock).start()
             except BaseException:
@@ -207,6 +225,8 @@ def code(args: argparse.Namespace) -> int:
             running.stop()
         if ledger is not None:
             ledger.close()
+            if ledger.tally.requests and sys.stderr.isatty():  # like the shell's line under each answer
+                print(f"routesh: this session: {ledger.tally.line()}", file=sys.stderr)
         if log_file is not None:
             log_file.close()
         sock.close()

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from ..context import Context, build
 from ..errors import PolicyRefusal, UserError
+from ..events import Message
 from ..plan import Plan, make_plan
 from ..prompt import check_size, check_text, read_stdin
 from ..yamlnodes import did_you_mean
@@ -46,11 +47,13 @@ def check_route(ctx: Context, route: str | None) -> None:
                         f"routes: {', '.join(ctx.config.routes)}")
 
 
-def plan_for(ctx: Context, text: str, route: str | None) -> Plan:
+def plan_for(ctx: Context, text: str, route: str | None, *, history: tuple[Message, ...] = (),
+             history_tokens: int | None = None) -> Plan:
     """Check the prompt, route it and check its size: the common start of a dry-run and a real run."""
     check_text(text, ctx.config)
     check_route(ctx, route)
-    plan = make_plan(ctx, text, datetime.now(), lookup, route=route, spent=budget_spent)
+    plan = make_plan(ctx, text, datetime.now(), lookup, route=route, spent=budget_spent, history=history,
+                     history_tokens=history_tokens)
     check_size(plan.decision, plan.model, ctx.catalog)
     return plan
 

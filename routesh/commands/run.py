@@ -35,7 +35,7 @@ def run_plan(ctx: Context, plan: Plan, *, tag: str | None = None) -> int:
     print(decision_line(plan), file=sys.stderr, flush=True)
     runner = Runner(ctx, on_text=write, on_notice=notice)
     try:
-        outcome, _ = run_cancellable(lambda cancel: runner.execute(plan, tag=tag, cancel=cancel), live)
+        outcome, seconds = run_cancellable(lambda cancel: runner.execute(plan, tag=tag, cancel=cancel), live)
     finally:
         runner.close()
     if live is not None:
@@ -47,6 +47,10 @@ def run_plan(ctx: Context, plan: Plan, *, tag: str | None = None) -> int:
         print("routesh: cancelled; the request was abandoned (it may still be recorded when it ends)",
               file=sys.stderr)
         return 130
+    if outcome.records and sys.stderr.isatty():  # the shell's line under each answer; never in a pipe's stderr
+        from ..shell_turn import summary_line
+
+        print(summary_line(outcome, seconds), file=sys.stderr, flush=True)
     if outcome.status == "ok":
         return EXIT_OK
     if outcome.status == "cancelled":

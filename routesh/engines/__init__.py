@@ -4,7 +4,9 @@ Every engine module exposes the same two functions:
 
 ``stream(req: EngineRequest, cancel: threading.Event | None = None) -> Generator[Event, None, None]``
     yields TextDelta as text arrives, then Usage (when the provider reported any), then
-    Done; raises EngineError (kind/status/retry_after/context_too_long set) on failure,
+    Done (a Usage with final=False may come earlier: the counts so far, e.g. message_start's,
+    so an attempt that is cancelled or breaks off is still counted); raises EngineError
+    (kind/status/retry_after/context_too_long set) on failure,
     EngineError(kind="timeout") when req.timeout_s passes, EngineError(kind="cancelled")
     when ``cancel`` is set. Closing the generator early stops the work (HTTP stream closed,
     child process group killed).

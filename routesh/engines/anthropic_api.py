@@ -135,6 +135,9 @@ def _produce(req: EngineRequest, emit: Emitter) -> None:
                 output_tokens = u.output_tokens or 0
                 cache_read = u.cache_read_input_tokens or 0
                 cache_write = u.cache_creation_input_tokens or 0
+                if not emit(Usage(input_tokens=input_tokens, output_tokens=output_tokens, cache_read_tokens=cache_read,
+                                  cache_write_tokens=cache_write, final=False)):
+                    return  # known now, so a cancelled or broken answer is still counted
             elif t == "message_delta":
                 stop_reason = ev.delta.stop_reason
                 u = ev.usage

@@ -200,6 +200,39 @@ def _usage(u: Mapping[str, Any] | None, cost: Any) -> Usage:
     )
 
 
+class _UsageSoFar:
+    """Token counts of every model call claude made so far (its own and its subagents'), from the stream events."""
+
+    def __init__(self) -> None:
+        self.done = Usage(final=False)  # calls that finished
+        self.current = Usage(final=False)  # the call in progress
+
+    def add(self, ev: Mapping[str, Any], emit: Emitter) -> bool:
+        """Fold one stream event in; on a new call, emit the counts so far. False once the consumer is gone."""
+        etype = ev.get("type")
+        if etype == "message_start":
+            u = (ev.get("message") or {}).get("usage")
+            if not isinstance(u, Mapping):
+                return True  # nothing reported: nothing to add
+            self.done = _plus(self.done, self.current)
+            self.current = Usage(int(u.get("input_tokens") or 0), int(u.get("output_tokens") or 0),
+                                 int(u.get("cache_read_input_tokens") or 0),
+                                 int(u.get("cache_creation_input_tokens") or 0), final=False)
+            return emit(_plus(self.done, self.current))
+        if etype == "message_delta":
+            out = (ev.get("usage") or {}).get("output_tokens")
+            if isinstance(out, int):
+                self.current = Usage(self.current.input_tokens, out, self.current.cache_read_tokens,
+                                     self.current.cache_write_tokens, final=False)
+        return True
+
+
+def _plus(a: Usage, b: Usage) -> Usage:
+    """Two calls' counts together (not final)."""
+    return Usage(a.input_tokens + b.input_tokens, a.output_tokens + b.output_tokens,
+                 a.cache_read_tokens + b.cache_read_tokens, a.cache_write_tokens + b.cache_write_tokens, final=False)
+
+
 def _result_error(res: Mapping[str, Any], req: EngineRequest) -> EngineError:
     """An is_error result line as an EngineError."""
     text = str(res.get("result") or res.get("subtype") or "error")
@@ -242,6 +275,7 @@ def _produce(req: EngineRequest, exe: str, env: dict[str, str], prompt: str, emi
         result: dict[str, Any] | None = None
         wrote_text = False
         new_message = False
+        so_far = _UsageSoFar()
         for raw in proc.stdout:
             if emit.stopped.is_set():
                 return
@@ -254,6 +288,8 @@ def _produce(req: EngineRequest, exe: str, env: dict[str, str], prompt: str, emi
             kind = line.get("type")
             if isinstance(line.get("session_id"), str):
                 session_id = line["session_id"]
+            if kind == "stream_event" and not so_far.add(line.get("event") or {}, emit):
+                return
             if kind == "stream_event" and line.get("parent_tool_use_id") is None:
                 ev = line.get("event") or {}
                 etype = ev.get("type")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Generator
+from dataclasses import replace
 from typing import Any
 
 from ..events import Done, EngineError, EngineRequest, Event, TextDelta, Usage
@@ -169,10 +170,14 @@ def _produce(req: EngineRequest, emit: Emitter) -> None:
             if emit.stopped.is_set():
                 return
     except BaseException as exc:  # noqa: BLE001
+        if usage is not None:  # some servers send usage on every chunk: what was reported still counts
+            emit(replace(usage, final=False))
         raise _classify(exc, req) from None
     finally:
         s.close()
     if finish is None:
+        if usage is not None:
+            emit(replace(usage, final=False))
         raise EngineError("the stream ended before a finish_reason (connection cut or truncated)", kind="connection")
     if usage is not None:
         emit(usage)

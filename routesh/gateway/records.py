@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .admit import Job
     from .attempts import AttemptInfo
 
+ESTIMATED = "estimated"  # a key in a usage dict: its counts are partly estimated
 PROMPT_CAP = 16_384  # characters of a prompt the ledger keeps (log_prompts); the hash and length cover all of it
 
 
@@ -47,7 +48,8 @@ class Records:
     def _record(self, job: Job, attempt: int, route: Route, provider: Provider, model: str, status: str, *,
                 error: str | None = None, usage: Mapping[str, int] | None = None, latency_ms: float | None = None,
                 ttft_ms: float | None = None, ts: float | None = None) -> None:
-        u = usage or {}
+        u = dict(usage or {})
+        estimated = bool(u.pop(ESTIMATED, 0))
         tin, tout = u.get("input_tokens"), u.get("output_tokens")
         cread, cwrite = u.get("cache_read_input_tokens"), u.get("cache_creation_input_tokens")
         cost = None
@@ -69,7 +71,7 @@ class Records:
                 prompt_sha256=job.prompt_sha, prompt_chars=len(job.prompt),
                 prompt=capped(job.prompt) if profile.log_prompts else None, tag=None, session_id=job.session,
                 extra={"class": job.cls.kind, "signals": ",".join(job.cls.signals),
-                       "stream": "true" if job.stream else "false"},
+                       "stream": "true" if job.stream else "false", **({"usage": "estimated"} if estimated else {})},
             ))
         if self.verbose:
             line = (f"route={route.name} provider={provider.name} model={model} status={status} "

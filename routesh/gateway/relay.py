@@ -13,7 +13,8 @@ from . import translated
 from .attempts import AttemptInfo, Failure, Watchdog, fail, scrub
 from .client import Conn, Head, UpstreamError
 from .framing import error_body, respond
-from .sniff import AnthropicSniffer, usage_of_message
+from .records import ESTIMATED
+from .sniff import AnthropicSniffer, usage_of_message, usage_so_far
 
 HIGH_WATER = 256 * 1024  # client write buffer above which the upstream is paused
 # Upstream response headers that mean something to Claude Code; everything else (hop-by-hop framing, cookies,
@@ -177,9 +178,12 @@ class Relay:
 
     @staticmethod
     def _usage(sniffer: AnthropicSniffer, translator: Any) -> dict[str, int]:
+        """The usage to record; an ESTIMATED key marks counts that are partly estimated (a broken-off stream)."""
         if translator is not None:
-            return dict(translator.usage or {})
-        return sniffer.usage
+            usage, exact = translator.usage_so_far() if translator.started else ({}, True)
+        else:
+            usage, exact = usage_so_far(sniffer)
+        return usage if exact or not usage else {**usage, ESTIMATED: 1}
 
     def _early_stream_error(self, sniffer: AnthropicSniffer, translator: Any, conn: Conn,
                             first: bytes) -> Failure | None:

@@ -15,7 +15,7 @@ MAX_LINE = 1 << 20  # a partial line longer than this is dropped: no real event 
 class AnthropicSniffer:
     """Usage, stop reason, errors and completeness of an Anthropic Messages stream, seen from its bytes."""
 
-    __slots__ = ("_tail", "usage", "started", "stopped", "stop_reason", "error", "error_type")
+    __slots__ = ("_tail", "usage", "started", "stopped", "stop_reason", "error", "error_type", "deltas")
 
     def __init__(self) -> None:
         self._tail = b""
@@ -25,9 +25,11 @@ class AnthropicSniffer:
         self.stop_reason: str | None = None
         self.error: str | None = None  # the message of an in-stream error event
         self.error_type: str | None = None
+        self.deltas = 0  # "content_block_delta" seen (twice per event: its event: and data: lines)
 
     def feed(self, data: bytes) -> None:
         """Look at the next relayed bytes (any boundary)."""
+        self.deltas += data.count(b"content_block_delta")
         buf = self._tail + data if self._tail else data
         end = buf.rfind(b"\n")
         if end < 0:
@@ -82,6 +84,16 @@ class AnthropicSniffer:
             value = usage.get(key)
             if isinstance(value, int) and not isinstance(value, bool):
                 self.usage[key] = value
+
+
+def usage_so_far(s: AnthropicSniffer) -> tuple[dict[str, int], bool]:
+    """(usage, exact) of a relayed stream: as reported once it is complete; before that the counts of message_start
+    with the output counted as at least one token per content delta relayed so far."""
+    if s.stopped or not s.usage:
+        return dict(s.usage), True
+    usage = dict(s.usage)
+    usage["output_tokens"] = max(usage.get("output_tokens", 0), (s.deltas + 1) // 2)
+    return usage, False
 
 
 def usage_of_message(body: bytes) -> tuple[dict[str, int], str | None]:

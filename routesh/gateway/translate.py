@@ -631,6 +631,15 @@ class StreamTranslator:
                                            type="api_error"), out)
         return b"".join(out)
 
+    def usage_so_far(self) -> tuple[Json, bool]:
+        """(usage, exact): the final usage once known, else the input estimate and the output counted so far."""
+        if self.usage is not None:
+            return self.usage, self.usage_reported
+        if self._raw_usage is not None:
+            return anthropic_usage(self._raw_usage), True
+        return {"input_tokens": self.input_tokens_estimate, "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0, "output_tokens": (self._out_chars + 3) // 4}, False
+
     def fail(self, error: AnthropicError) -> bytes:
         """An error the caller saw (timeout, dropped connection) as the stream's final event."""
         if self.done:
