@@ -364,11 +364,11 @@ def head_parse_us() -> tuple[float, float] | None:
     """µs to read a recorded Claude Code request head: routesh's framing.parse_head, and h11 (None without h11)."""
     try:
         import h11
-    except ImportError:
+
+        from routesh.gateway.framing import parse_head
+    except ImportError:  # no h11, or a routesh from before framing.py
         return None
     import timeit
-
-    from routesh.gateway.framing import parse_head
 
     headers = json.loads(RECORDED.read_text()).get("headers") or {}
     lines = ["POST /v1/messages?beta=true HTTP/1.1", "host: 127.0.0.1:3456",

@@ -31,12 +31,20 @@ def secrets_in(text: str) -> str | None:
     return describe(findings) if findings else None
 
 
+def _worker_init() -> None:
+    """Ctrl-C in the terminal is the gateway's to handle: the worker must not print a traceback for it."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _process_pool() -> concurrent.futures.ProcessPoolExecutor | None:
     global _pool, _pool_broken
     if _pool is None and not _pool_broken:
         try:
             spawn = multiprocessing.get_context("spawn")  # the gateway has threads: no fork
-            _pool = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=spawn)
+            _pool = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=spawn,
+                                                           initializer=_worker_init)
         except (OSError, ValueError, NotImplementedError):
             _pool_broken = True
     return _pool
