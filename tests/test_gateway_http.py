@@ -8,6 +8,7 @@ gateway refuses at least what h11 refuses (docs/gateway.md, "The HTTP layer").
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import subprocess
@@ -333,13 +334,15 @@ def test_half_closed_client_still_gets_its_answer(gw: GW) -> None:
 
 
 def test_idle_connections_do_not_starve_real_requests(gw: GW) -> None:
-    """500 connections that never send a byte, at a limit of 64: a real request is still served at once."""
+    """500 connections that never send a byte, at a limit of 64: a real request is served long before any
+    idle one times out (30 s here), because the oldest idle connection makes room for each new one."""
+    gw.gateway._limits = dataclasses.replace(LIMITS, head_timeout=30.0, idle_timeout=30.0)
     idle = [socket.create_connection(("127.0.0.1", gw.running.port)) for _ in range(500)]
     try:
         t0 = time.monotonic()
         status, _, body = gw.post(msg("through the crowd"))
         assert status == 200 and b"message_stop" in body
-        assert time.monotonic() - t0 < 2
+        assert time.monotonic() - t0 < 15
         assert len(gw.gateway._clients) <= LIMITS.connections
     finally:
         for s in idle:
