@@ -12,8 +12,13 @@ from .hours import in_hours
 from .tokens import estimate_tokens
 
 
+def norm_prefix(word: str) -> str:
+    """How a /word is compared: case-insensitive, a trailing colon ignored (/ARCHITECT and /architect: alike)."""
+    return word.rstrip(":").lower() if word.startswith("/") else word
+
+
 def split_prefix(text: str) -> tuple[str | None, str]:
-    """('/word', rest) when the text starts with a slash command, else (None, text)."""
+    """('/word', rest) when the text starts with a slash command, else (None, text); the word is normalised."""
     stripped = text.lstrip()
     if not stripped.startswith("/"):
         return None, text
@@ -21,7 +26,7 @@ def split_prefix(text: str) -> tuple[str | None, str]:
     head, nl, rest2 = head.partition("\n")
     if nl:
         rest = rest2 + (" " + rest if rest else "")
-    return head, rest.strip()
+    return norm_prefix(head), rest.strip()
 
 
 @dataclass(frozen=True)
@@ -42,9 +47,13 @@ class _Compiled:
     """Rules pre-digested once per config so deciding is one pass over the text."""
 
     def __init__(self, config: Config) -> None:
-        self.prefixes = {r.prefix: r for r in config.rules if r.prefix}
+        self.prefixes = {norm_prefix(r.prefix): r for r in config.rules if r.prefix}
         phrases = sorted({_norm(k) for r in config.rules for k in r.keywords}, key=len, reverse=True)
-        self.keywords = _phrase_regex(phrases) if phrases else None
+        self.forms: dict[str, tuple[str, ...]] = {}  # a written form → the keywords it stands for
+        for p in phrases:
+            for form in inflections(p):
+                self.forms[form] = (*self.forms.get(form, ()), p)
+        self.keywords = _phrase_regex(list(self.forms)) if phrases else None
         self.phrases = phrases
         self.rule_keys = {r.index: tuple(_norm(k) for k in r.keywords) for r in config.rules}
         self.rest = [r for r in config.rules if not r.prefix]
@@ -58,6 +67,36 @@ class _Compiled:
 
 def _norm(phrase: str) -> str:
     return " ".join(phrase.lower().split())
+
+
+_SIBILANT = ("s", "x", "z", "ch", "sh")
+
+
+def word_forms(word: str) -> tuple[str, ...]:
+    """A keyword word and its plural or singular: test/tests, fix/fixes, fixture/fixtures, query/queries.
+
+    Only words of three or more letters change: -ies → -y; -es → none after s, x, z, ch, sh; a single final
+    -s dropped; otherwise -y → -ies after a consonant, +es after s, x, z, ch, sh, else +s.
+    """
+    if len(word) < 3 or not word.isalpha():
+        return (word,)
+    if word.endswith("ies") and len(word) > 4:
+        return word, word[:-3] + "y"
+    if word.endswith("es") and word[:-2].endswith(_SIBILANT):
+        return word, word[:-2]
+    if word.endswith("s") and not word.endswith("ss"):
+        return word, word[:-1]  # a word ending in a single s is taken as a plural
+    if word.endswith("y") and word[-2] not in "aeiou":
+        return word, word[:-1] + "ies"
+    return word, word + ("es" if word.endswith(_SIBILANT) else "s")
+
+
+def inflections(phrase: str) -> list[str]:
+    """Every form of a normalised phrase, each word singular or plural (the phrase as written first)."""
+    out = [""]
+    for word in phrase.split(" "):
+        out = [f"{head} {form}".lstrip() for head in out for form in word_forms(word)]
+    return out
 
 
 def _phrase_regex(phrases: list[str]) -> re.Pattern[str]:
@@ -104,15 +143,17 @@ def _found_keywords(c: _Compiled, text: str) -> dict[str, str]:
             pos = start + 1  # not at a word start; a real match may begin inside this one
             continue
         pos = m.end()
-        key = _norm(m.group(0))
-        if key in found:
-            continue
-        found[key] = text[start:pos] if same else m.group(0)
-        for p in c.phrases:  # a longer phrase may hide a shorter keyword inside it ("failing test" ⊃ "test")
-            if p not in found and len(p) < len(key) and p in key and re.search(
-                r"(?<!\w)" + re.escape(p) + r"(?!\w)", key
-            ):
-                found[p] = p
+        form = _norm(m.group(0))
+        written = text[start:pos] if same else m.group(0)
+        for key in c.forms[form]:
+            if key in found:
+                continue
+            found[key] = written
+            for p in c.phrases:  # a longer phrase may hide a shorter keyword inside it ("failing test" ⊃ "test")
+                if p not in found and len(p) < len(key) and p in key and re.search(
+                    r"(?<!\w)" + re.escape(p) + r"(?!\w)", key
+                ):
+                    found[p] = p
     return found
 
 
@@ -130,19 +171,24 @@ def fallback_chain(config: Config, route: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def decide(text: str, config: Config, now: datetime, *, route: str | None = None) -> Decision:
-    """Pick a route: a forced route, else prefix rules, else the other rules in file order, else the default."""
+def decide(text: str, config: Config, now: datetime, *, route: str | None = None, attached: str = "") -> Decision:
+    """Pick a route: a forced route, else prefix rules, else the other rules in file order, else the default.
+
+    `attached` (piped text, -f files) is sent after the prompt and counts in the token estimate,
+    but keywords and regexes look at the prompt only.
+    """
     c = _compiled(config)
     prefix, rest = split_prefix(text)
     prefix_rule = c.prefixes.get(prefix) if prefix else None
     body = rest if prefix_rule else text
-    tokens = estimate_tokens(body)
+    tokens = estimate_tokens(body) + (estimate_tokens(attached) if attached else 0)
+    sent = body + attached
 
     if route is not None:
-        return Decision(route, body, None, None, f"--route {route} was given", fallback_chain(config, route),
+        return Decision(route, sent, None, None, f"--route {route} was given", fallback_chain(config, route),
                         tokens, forced=True)
     if prefix_rule is not None and _others_hold(prefix_rule, body, tokens, now, c, {}):
-        return _decided(config, prefix_rule, body, tokens, prefix or "", f"the prompt starts with {prefix}")
+        return _decided(config, prefix_rule, sent, tokens, prefix or "", f"the prompt starts with {prefix}")
 
     found = _found_keywords(c, body) if c.keywords is not None else {}
     hits: set[int] = set().union(*(c.by_keyword[k] for k in found)) if found else set()
@@ -151,8 +197,8 @@ def decide(text: str, config: Config, now: datetime, *, route: str | None = None
             continue  # none of its keywords occurs: skip without evaluating its other conditions
         why = _match(rule, body, tokens, now, c, found)
         if why is not None:
-            return _decided(config, rule, body, tokens, why[0], why[1])
-    return Decision(config.default_route, body, None, None, "no rule matched, so the default route is used",
+            return _decided(config, rule, sent, tokens, why[0], why[1])
+    return Decision(config.default_route, sent, None, None, "no rule matched, so the default route is used",
                     fallback_chain(config, config.default_route), tokens)
 
 

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from .shell import Shell
 
 Handler = Callable[["Shell", str], bool | None]  # returns False to end the session
-COMMANDISH = re.compile(r"^/[A-Za-z][\w-]*$")
 
 
 @dataclass(frozen=True)

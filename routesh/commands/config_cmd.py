@@ -97,6 +97,8 @@ def as_data(config: Config) -> dict[str, Any]:
         data["code"] = code
     if config.claude_path:
         data["claude"] = {"path": config.claude_path}
+    if config.attach_max_kb != Config.attach_max_kb:
+        data["attachments"] = {"max_kb": config.attach_max_kb}
     return data
 
 

@@ -33,6 +33,8 @@ def run_plan(ctx: Context, plan: Plan, *, tag: str | None = None) -> int:
         print(f"routesh: {msg}", file=sys.stderr, flush=True)
 
     print(decision_line(plan), file=sys.stderr, flush=True)
+    for line in plan.notes:
+        notice(line)
     runner = Runner(ctx, on_text=write, on_notice=notice)
     try:
         outcome = runner.execute(plan, tag=tag)
