@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, str] = {
     "serve": "routesh.commands.gateway_cmd:add_serve_parser",
     "code": "routesh.commands.gateway_cmd:add_code_parser",
     "import-ccr": "routesh.commands.gateway_cmd:add_import_parser",
+    "models": "routesh.commands.models_cmd:add_parser",
+    "completion": "routesh.commands.completion_cmd:add_parser",
 }
 _VALUE_OPTS = {"--config", "--profile", "--route", "--tag", "-f", "--file", "-m", "--model", "-s", "--system"}
 
@@ -32,7 +34,8 @@ Route each AI coding prompt to the right model, key and engine, and record what 
   routesh PROMPT...                route, run, stream the answer (or: echo PROMPT | routesh)
   routesh --dry-run [--json] PROMPT   where it would go and why; sends nothing
 
-commands: keys, config, routes, log, stats, doctor, serve, code, import-ccr  (routesh COMMAND -h)
+commands: keys, config, routes, models, log, stats, doctor, serve, code, import-ccr, completion
+(routesh COMMAND -h)
 A prompt that starts with a command name needs `--` first: routesh -- log the errors."""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, TextIO
 
+from .catalog import Catalog
 from .config import Config, Rule
 from .plan import Plan
 
@@ -171,6 +172,20 @@ def show_routes(con: Console, config: Config) -> None:
         rules.add_row(str(rule.index + 1), describe_rule(rule), rule.route, str(rule.line))
     rules.add_row("", "otherwise", config.default_route, "")
     con.print(rules)
+
+
+def routes_data(config: Config, catalog: Catalog) -> dict[str, object]:
+    """`routesh routes --json`: the routes, then the rules in the order they are tried."""
+    routes = [{"route": r.name, "default": r.name == config.default_route, "provider": r.provider,
+               "model": catalog.resolve(r.model), "via": r.via, "fallback": list(r.fallback),
+               "description": r.description} for r in config.routes.values()]
+    ordered = [r for r in config.rules if r.prefix] + [r for r in config.rules if not r.prefix]
+    rules = [{"index": r.index + 1, "line": r.line, "route": r.route, "when": describe_rule(r),
+              "conditions": {k: v for k, v in (("prefix", r.prefix), ("keywords", list(r.keywords)),
+                                               ("regex", r.regex), ("min_tokens", r.min_tokens),
+                                               ("max_tokens", r.max_tokens), ("hours", r.hours)) if v}}
+             for r in ordered]
+    return {"default_route": config.default_route, "routes": routes, "rules": rules}
 
 
 def describe_rule(rule: Rule) -> str:

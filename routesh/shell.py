@@ -193,6 +193,8 @@ class Shell:
         plan = self.plan(text, ignore_sticky=ignore_sticky)
         line = decision_line(plan) + (f" · sticky {self.sticky.label}" if plan.decision.forced and self.sticky else "")
         self.out.line(line, "bold" if plan.verdict.allowed else "bold red")
+        for note in plan.notes:
+            self.out.note(note)
         runner = self.runner()
         runner.ctx = self.ctx
         outcome, seconds = run_turn(self.out, runner, plan, self.convo, self.tag)

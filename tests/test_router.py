@@ -64,7 +64,7 @@ def test_unknown_prefix_is_just_text(config):
 def test_keywords_are_case_insensitive_whole_words_and_phrases(config):
     assert decide("Please FIX the Failing   Test now", config, NOON).route == "quick"
     assert decide("a fixture problem", config, NOON).matched == "fixture"
-    assert decide("fixtures are fine here, more words", config, NOON).route == "default"  # whole word only
+    assert decide("fixtured are fine here, more words", config, NOON).route == "default"  # whole word only
     assert decide("prefixture here and some other words", config, NOON).route == "default"
 
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from ..attach import Attachment
+from ..config import Config
 from ..context import Context, build
 from ..errors import PolicyRefusal, UserError
 from ..overrides import Overrides
@@ -52,7 +53,25 @@ def plan_for(ctx: Context, text: str, route: str | None, *, attachments: tuple[A
     check_route(ctx, route)
     plan = make_plan(ctx, text, datetime.now(), lookup, route=route, spent=budget_spent, attachments=attachments)
     check_size(plan.decision, plan.model, ctx.catalog)
-    return replace(plan, notes=(note,)) if note else plan
+    notes = tuple(n for n in (note, claude_missing(ctx.config) if plan.via == "claude-code" else None) if n)
+    return replace(plan, notes=notes) if notes else plan
+
+
+def claude_missing(config: Config) -> str | None:
+    """The one line naming the fix when a via: claude-code route has no `claude` to run; None when it has."""
+    import os
+    import shutil
+
+    if config.claude_path:
+        path = os.path.expanduser(config.claude_path)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return None
+        where = f"claude.path ({config.claude_path}) is not an executable file"
+    elif shutil.which("claude"):
+        return None
+    else:
+        where = "Claude Code (`claude`) is not on PATH"
+    return f"{where}; install it with `npm install -g @anthropic-ai/claude-code`, or set claude.path in routes.yaml"
 
 
 def main(args: argparse.Namespace) -> int:
@@ -85,6 +104,8 @@ def main(args: argparse.Namespace) -> int:
         plan = replace(plan_for(ctx, text, args.route, attachments=attachments), notes=plan.notes + notes)
     if args.dry_run:
         return _show(plan, args.json)
+    if plan.via == "claude-code" and (missing := claude_missing(ctx.config)):
+        raise UserError(f"route {plan.route} runs via Claude Code, but {missing[0].lower()}{missing[1:]}")
     from .run import run_plan  # a refusal is raised (and recorded) there, before anything is sent
 
     return run_plan(ctx, plan, tag=args.tag)
