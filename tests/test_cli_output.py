@@ -262,3 +262,16 @@ def test_no_spinner_when_stderr_is_not_a_terminal(upstream, tmp_path):
     upstream.script(slow_first_byte(0.6))
     p = routesh("--config", str(cfg), "hello", env={"UP_KEY": KEY})
     assert p.returncode == 0 and "\r" not in p.stderr and "⠋" not in p.stderr
+
+
+def test_one_shot_answer_into_a_closed_pipe_exits_quietly(upstream, tmp_path):
+    cfg = upstream_config(upstream, tmp_path)
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        p = subprocess.run([ROUTESH, "--config", str(cfg), "hello"], stdin=subprocess.DEVNULL, stdout=w,
+                           stderr=subprocess.PIPE, text=True, timeout=60, env=dict(os.environ, UP_KEY=KEY))
+    finally:
+        os.close(w)
+    assert p.returncode == 0, p.stderr
+    assert "Traceback" not in p.stderr and "internal error" not in p.stderr
