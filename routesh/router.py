@@ -48,14 +48,10 @@ class _Compiled:
 
     def __init__(self, config: Config) -> None:
         self.prefixes = {norm_prefix(r.prefix): r for r in config.rules if r.prefix}
-        phrases = sorted({_norm(k) for r in config.rules for k in r.keywords}, key=len, reverse=True)
-        self.forms: dict[str, tuple[str, ...]] = {}  # a written form → the keywords it stands for
-        for p in phrases:
-            for form in inflections(p):
-                self.forms[form] = (*self.forms.get(form, ()), p)
-        self.keywords = _phrase_regex(list(self.forms)) if phrases else None
+        phrases = sorted({canon(k) for r in config.rules for k in r.keywords}, key=len, reverse=True)
+        self.keywords = _phrase_regex(phrases) if phrases else None
         self.phrases = phrases
-        self.rule_keys = {r.index: tuple(_norm(k) for k in r.keywords) for r in config.rules}
+        self.rule_keys = {r.index: tuple(canon(k) for k in r.keywords) for r in config.rules}
         self.rest = [r for r in config.rules if not r.prefix]
         self.by_keyword: dict[str, set[int]] = {}
         for r in config.rules:
@@ -65,38 +61,41 @@ class _Compiled:
         self.needs_tokens = any(r.min_tokens is not None or r.max_tokens is not None for r in config.rules)
 
 
-def _norm(phrase: str) -> str:
-    return " ".join(phrase.lower().split())
-
-
 _SIBILANT = ("s", "x", "z", "ch", "sh")
+# How the regex writes each canonical (singular) word's ending: it also matches the plural.
+_SUFFIX_S, _SUFFIX_ES, _SUFFIX_IES = "\x01", "\x02", "\x03"
+_SUFFIX_RE = {_SUFFIX_S: "s?", _SUFFIX_ES: "(?:es)?", _SUFFIX_IES: "(?:y|ies)"}
 
 
-def word_forms(word: str) -> tuple[str, ...]:
-    """A keyword word and its plural or singular: test/tests, fix/fixes, fixture/fixtures, query/queries.
+def singular(word: str) -> str:
+    """The singular of one word, so plural and singular compare equal: tests → test, fixes → fix, queries → query.
 
-    Only words of three or more letters change: -ies → -y; -es → none after s, x, z, ch, sh; a single final
-    -s dropped; otherwise -y → -ies after a consonant, +es after s, x, z, ch, sh, else +s.
+    Only words of three or more letters change: -ies → -y; -es → nothing after s, x, z, ch, sh; one
+    final -s (not -ss) → nothing. Everything else is already singular.
     """
     if len(word) < 3 or not word.isalpha():
-        return (word,)
+        return word
     if word.endswith("ies") and len(word) > 4:
-        return word, word[:-3] + "y"
+        return word[:-3] + "y"
     if word.endswith("es") and word[:-2].endswith(_SIBILANT):
-        return word, word[:-2]
+        return word[:-2]
     if word.endswith("s") and not word.endswith("ss"):
-        return word, word[:-1]  # a word ending in a single s is taken as a plural
+        return word[:-1]
+    return word
+
+
+def canon(phrase: str) -> str:
+    """A keyword or matched text as compared: lower case, single spaces, each word singular."""
+    return " ".join(singular(w) for w in phrase.lower().split())
+
+
+def _pattern_word(word: str) -> str:
+    """A canonical word with its ending marked for the regex: test → test+s?, fix → fix+(es)?, query → quer+(y|ies)."""
+    if len(word) < 3 or not word.isalpha():
+        return word
     if word.endswith("y") and word[-2] not in "aeiou":
-        return word, word[:-1] + "ies"
-    return word, word + ("es" if word.endswith(_SIBILANT) else "s")
-
-
-def inflections(phrase: str) -> list[str]:
-    """Every form of a normalised phrase, each word singular or plural (the phrase as written first)."""
-    out = [""]
-    for word in phrase.split(" "):
-        out = [f"{head} {form}".lstrip() for head in out for form in word_forms(word)]
-    return out
+        return word[:-1] + _SUFFIX_IES
+    return word + (_SUFFIX_ES if word.endswith(_SIBILANT) else _SUFFIX_S)
 
 
 def _phrase_regex(phrases: list[str]) -> re.Pattern[str]:
@@ -109,12 +108,15 @@ def _phrase_regex(phrases: list[str]) -> re.Pattern[str]:
     trie: dict[str, dict] = {}  # type: ignore[type-arg]
     for p in phrases:
         node = trie
-        for ch in p:
+        for ch in " ".join(_pattern_word(w) for w in p.split(" ")):
             node = node.setdefault(ch, {})
         node[""] = {}
 
+    def piece(ch: str) -> str:
+        return r"\s+" if ch == " " else _SUFFIX_RE.get(ch) or re.escape(ch)
+
     def build(node: dict) -> str:  # type: ignore[type-arg]
-        alts = [(r"\s+" if ch == " " else re.escape(ch)) + build(sub) for ch, sub in sorted(node.items()) if ch]
+        alts = [piece(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
         if not alts:
             return ""
         body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
@@ -143,17 +145,15 @@ def _found_keywords(c: _Compiled, text: str) -> dict[str, str]:
             pos = start + 1  # not at a word start; a real match may begin inside this one
             continue
         pos = m.end()
-        form = _norm(m.group(0))
-        written = text[start:pos] if same else m.group(0)
-        for key in c.forms[form]:
-            if key in found:
-                continue
-            found[key] = written
-            for p in c.phrases:  # a longer phrase may hide a shorter keyword inside it ("failing test" ⊃ "test")
-                if p not in found and len(p) < len(key) and p in key and re.search(
-                    r"(?<!\w)" + re.escape(p) + r"(?!\w)", key
-                ):
-                    found[p] = p
+        key = canon(m.group(0))
+        if key in found:
+            continue
+        found[key] = text[start:pos] if same else m.group(0)
+        for p in c.phrases:  # a longer phrase may hide a shorter keyword inside it ("failing test" ⊃ "test")
+            if p not in found and len(p) < len(key) and p in key and re.search(
+                r"(?<!\w)" + re.escape(p) + r"(?!\w)", key
+            ):
+                found[p] = p
     return found
 
 
