@@ -9,6 +9,7 @@ from typing import Any
 
 from yaml.nodes import Node
 
+from .attach import DEFAULT_MAX_KB
 from .config import (
     Budget,
     CodeRouting,
@@ -20,7 +21,6 @@ from .config import (
     Route,
     Rule,
 )
-from .attach import DEFAULT_MAX_KB
 from .hours import parse_hours
 from .yamlnodes import ConfigError, Problem, Reader, compose, did_you_mean, line_of
 

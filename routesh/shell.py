@@ -21,8 +21,8 @@ from .context import Context
 from .errors import UserError, bug_location
 from .plan import Plan
 from .policy import route_refusal
-from .render import decision_line, usd
 from .prompt import COMMANDISH, refuse_unknown, sent_as_text
+from .render import decision_line, usd
 from .router import decide, norm_prefix
 from .shell_commands import COMMANDS, unknown
 from .shell_input import Preview, Status

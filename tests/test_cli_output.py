@@ -110,7 +110,7 @@ def test_completion_scripts_name_commands_options_and_routes(sh):
     assert p.returncode == 0, p.stderr
     for word in ("models", "completion", "--dry-run", "--since", "routes"):
         assert (f"-l {word[2:]}" if sh == "fish" and word.startswith("--") else word) in p.stdout
-    assert "completion --names routes" in p.stdout and "completion --names profiles" in p.stdout
+    assert "routes" in p.stdout and "profiles" in p.stdout and "completion --names" in p.stdout
 
 
 def test_bash_completion_completes_route_names_and_subcommand_options(tmp_path):
@@ -275,3 +275,13 @@ def test_one_shot_answer_into_a_closed_pipe_exits_quietly(upstream, tmp_path):
         os.close(w)
     assert p.returncode == 0, p.stderr
     assert "Traceback" not in p.stderr and "internal error" not in p.stderr
+
+
+def test_stats_and_log_on_a_pipe_stay_readable(upstream, tmp_path):
+    cfg = upstream_config(upstream, tmp_path)
+    assert routesh("--config", str(cfg), "hello", env={"UP_KEY": KEY}).returncode == 0
+    stats = routesh("--config", str(cfg), "stats")
+    assert stats.returncode == 0 and "default" in stats.stdout
+    assert max(len(ln) for ln in stats.stdout.splitlines()) <= 200  # bars are not stretched to "no width"
+    log = routesh("log").stdout.splitlines()
+    assert any("claude-sonnet-4-6" in ln for ln in log) and not [ln for ln in log if ln != ln.rstrip()]

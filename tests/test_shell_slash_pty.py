@@ -1,5 +1,7 @@
 """Slash words in the shell, typed in a real terminal: the same rules as the one-shot (tests/test_cli_output.py)."""
 
+# ruff: noqa: F811 - the fixtures imported from test_shell_pty are used as arguments
+
 from __future__ import annotations
 
 from test_shell_pty import Term, ask, config, term, user_text  # noqa: F401 - fixtures

@@ -76,9 +76,11 @@ def _options(p: argparse.ArgumentParser) -> list[str]:
 def BASH(words: dict[str, list[str]], *, zsh: bool = False) -> str:  # noqa: N802 - a template
     """The bash script (zsh runs it through bashcompinit)."""
     cases = "\n".join(f"        {sub}) opts=\"{' '.join(w)}\" ;;" for sub, w in words.items() if sub)
+    shell = "zsh" if zsh else "bash"
     head = "autoload -U +X bashcompinit && bashcompinit\n" if zsh else ""
-    return f"""# routesh completion for {'zsh' if zsh else 'bash'}: eval "$(routesh completion {'zsh' if zsh else 'bash'})"
-{head}_routesh() {{
+    return f"""# routesh completion for {shell}: eval "$(routesh completion {shell})"
+{head}_routesh_names() {{ routesh completion --names "$1" 2>/dev/null; }}
+_routesh() {{
     local cur prev sub="" opts w
     cur="${{COMP_WORDS[COMP_CWORD]}}"
     prev="${{COMP_WORDS[COMP_CWORD-1]}}"
@@ -86,9 +88,9 @@ def BASH(words: dict[str, list[str]], *, zsh: bool = False) -> str:  # noqa: N80
         case " {' '.join(s for s in words if s)} " in *" $w "*) sub="$w"; break ;; esac
     done
     case "$prev" in
-        --route|--downgrade) COMPREPLY=($(compgen -W "$(routesh completion --names routes 2>/dev/null)" -- "$cur")); return ;;
-        --profile) COMPREPLY=($(compgen -W "$(routesh completion --names profiles 2>/dev/null)" -- "$cur")); return ;;
-        -m|--model) COMPREPLY=($(compgen -W "$(routesh completion --names models 2>/dev/null)" -- "$cur")); return ;;
+        --route) COMPREPLY=($(compgen -W "$(_routesh_names routes)" -- "$cur")); return ;;
+        --profile) COMPREPLY=($(compgen -W "$(_routesh_names profiles)" -- "$cur")); return ;;
+        -m|--model) COMPREPLY=($(compgen -W "$(_routesh_names models)" -- "$cur")); return ;;
         -f|--file|--config|-o) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
     case "$sub" in
