@@ -22,8 +22,10 @@ SUBCOMMANDS: dict[str, str] = {
     "serve": "routesh.commands.gateway_cmd:add_serve_parser",
     "code": "routesh.commands.gateway_cmd:add_code_parser",
     "import-ccr": "routesh.commands.gateway_cmd:add_import_parser",
+    "models": "routesh.commands.models_cmd:add_parser",
+    "completion": "routesh.commands.completion_cmd:add_parser",
 }
-_VALUE_OPTS = {"--config", "--profile", "--route", "--tag"}
+_VALUE_OPTS = {"--config", "--profile", "--route", "--tag", "-f", "--file", "-m", "--model", "-s", "--system"}
 BUILTINS = ("help", "version")  # answered here, as git and gh do, never sent as a prompt
 
 DESCRIPTION = """\
@@ -33,7 +35,8 @@ Route each AI coding prompt to the right model, key and engine, and record what 
   routesh PROMPT...                route, run, stream the answer (or: echo PROMPT | routesh)
   routesh --dry-run [--json] PROMPT   where it would go and why; sends nothing
 
-commands: keys, config, routes, log, stats, doctor, serve, code, import-ccr, help, version  (routesh help COMMAND)
+commands: keys, config, routes, models, log, stats, doctor, serve, code, import-ccr, completion,
+help, version  (routesh help COMMAND)
 A prompt that starts with a command name needs `--` first: routesh -- log the errors."""
 
 
@@ -97,6 +100,10 @@ def _top_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="show where the prompt would go and why; send nothing")
     p.add_argument("--json", action="store_true", help="with --dry-run: one JSON object")
     p.add_argument("--tag", metavar="TAG", help="label this request in the ledger (a workflow or namespace)")
+    p.add_argument("-f", "--file", action="append", metavar="PATH",
+                   help="send this file after the prompt (repeatable; globs; - for stdin)")
+    p.add_argument("-m", "--model", metavar="MODEL", help="use this model (or provider/model) on the chosen route")
+    p.add_argument("-s", "--system", metavar="TEXT", help="use this system prompt instead of the route's")
     p.add_argument("-V", "--version", action="version", version=f"routesh {__version__}")
     p.add_argument("prompt", nargs="*", help="the prompt; read from stdin when absent and stdin is not a terminal")
     return p
@@ -194,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         print("routesh: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away (| head): stop quietly, like other Unix tools
-        sys.stdout = None  # type: ignore[assignment]
+        _quiet_stdout()
         return 0
     except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
         if os.environ.get("ROUTESH_DEBUG"):
@@ -203,3 +210,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"routesh: internal error ({type(exc).__name__}{where}); this is a bug.\n"
               "Run again with ROUTESH_DEBUG=1 to see the traceback, and report it.", file=sys.stderr)
         return 1
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, AttributeError, ValueError):
+        sys.stdout = None  # type: ignore[assignment]

@@ -140,6 +140,7 @@ class Config:
     code: CodeRouting = field(default_factory=CodeRouting)
     claude_path: str | None = None
     source: str = "<built-in>"
+    attach_max_kb: int = 256  # attachments.max_kb: the largest -f file or piped attachment sent
 
     def provider_for(self, route: Route, profile: Profile) -> Provider:
         """The route's provider with the profile's override applied."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from yaml.nodes import Node
 
+from .attach import DEFAULT_MAX_KB
 from .config import (
     Budget,
     CodeRouting,
@@ -24,7 +25,7 @@ from .hours import parse_hours
 from .yamlnodes import ConfigError, Problem, Reader, compose, did_you_mean, line_of
 
 TOP_KEYS = ("version", "default_route", "default_profile", "providers", "routes", "rules", "profiles", "models",
-            "code", "claude")
+            "code", "claude", "attachments")
 PROVIDER_KEYS = ("type", "base_url", "key_env", "key", "auth", "description")
 ROUTE_KEYS = ("provider", "model", "via", "fallback", "max_output_tokens", "system", "timeout_s", "retries", "env",
               "description", "allow_upgrade", "on_refusal")
@@ -37,6 +38,7 @@ MODEL_KEYS = ("input", "output", "cache_read", "cache_write", "context_window", 
 CODE_KEYS = ("default", "background", "think", "long_context", "long_context_threshold", "web_search", "image",
              "subagent")
 CLAUDE_KEYS = ("path",)
+ATTACHMENT_KEYS = ("max_kb",)
 AUTHS = ("api-key", "bearer", "subscription")
 # upper bounds (docs/config.md): beyond them a value is a typo, and some would break at run time
 MAX_RETRIES = 10  # extra attempts per route; each waits longer than the last, so 10 is already minutes
@@ -76,6 +78,8 @@ def parse(text: str, file: str) -> Config:
     models = {name: _model(r, name, node) for name, node in _named(r, top, "models")}
     code = _code(r, top.get("code"))
     claude = r.mapping(top["claude"], "claude", CLAUDE_KEYS) if "claude" in top else {}
+    attach = r.mapping(top["attachments"], "attachments", ATTACHMENT_KEYS) if "attachments" in top else {}
+    max_kb = r.number(attach.get("max_kb"), "int", "attachments.max_kb", 1)
 
     routes_node = top.get("routes")
     if not routes and root.id == "mapping" and (routes_node is None or _empty(routes_node)):
@@ -99,6 +103,7 @@ def parse(text: str, file: str) -> Config:
         models=MappingProxyType(models),
         code=code,
         claude_path=r.string(claude.get("path"), "claude.path"),
+        attach_max_kb=max_kb or DEFAULT_MAX_KB,
         source=file,
     )
 

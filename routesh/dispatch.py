@@ -67,7 +67,20 @@ def auth_hint(profile: str, provider: Provider) -> str:
     if provider.auth == "subscription":
         return "Claude Code is not logged in to your subscription; run `claude` and use /login, then try again"
     fix = f"routesh keys set {provider.name} --profile {profile}"
+    if provider.key_env and _key_source(profile, provider) == "env":
+        return (f"{provider.name} refused the key in ${provider.key_env} (profile '{profile}'); check that "
+                f"variable's value, or unset it and store a valid key with `{fix}`")
     return f"{provider.name} refused the key of profile '{profile}'; store a valid one with `{fix}`"
+
+
+def _key_source(profile: str, provider: Provider) -> str | None:
+    """Where the refused key came from (keyring or env), looked up again without reading it."""
+    try:
+        from .secrets import lookup_key
+
+        return lookup_key(profile, provider, strict=False, fetch=False).source
+    except Exception:  # noqa: BLE001 - a hint must never turn into a new failure
+        return None
 
 
 def large_context_route(config: Config) -> str | None:
@@ -372,6 +385,6 @@ def known_usage(so_far: Usage | None, text: str, messages: tuple[Message, ...], 
 
 def _describe(err: EngineError) -> str:
     """'HTTP 429: rate limited' or 'connection failed: ...' — never a key."""
-    if err.status is not None:
+    if err.status is not None and not err.message.startswith(f"HTTP {err.status}"):
         return f"HTTP {err.status}: {err.message}"
     return err.message

@@ -507,6 +507,10 @@ class Ledger:
         """How many attempts the ledger holds."""
         return int(self._query("SELECT COUNT(*) FROM attempts")[0][0])
 
+    def route_names(self) -> list[str]:
+        """Every route name the ledger has recorded (routes renamed since still count)."""
+        return [str(r[0]) for r in self._query("SELECT DISTINCT route FROM attempts")]
+
     def schema_version(self) -> int:
         """The highest migration applied to this file."""
         return int(self._query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0][0])

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from .attach import Attachment, blocks
 from .config import Provider
 from .context import Context
 from .estimate import Estimate, estimate, installed_claude_version
@@ -50,6 +51,8 @@ class Plan:
     send_text: str  # the text that would be sent: the prompt without prefix, secrets redacted if the profile says so
     secrets: str | None = None  # one line naming the kinds and lines of secrets found, never the secrets
     budget: BudgetVerdict | None = None
+    attachments: tuple[Attachment, ...] = ()  # piped stdin and -f files sent after the prompt
+    notes: tuple[str, ...] = ()  # said before sending: "model overridden by -m", "/deploy … sent as text"
 
     @property
     def route(self) -> str:
@@ -88,6 +91,8 @@ class Plan:
             "budget": None if self.budget is None else {"over": self.budget.over, "status": self.budget.message,
                                                         "downgrade": self.budget.downgrade},
             "prompt_chars": len(d.text),
+            "attachments": [a.to_json() for a in self.attachments],
+            "notes": list(self.notes),
         }
 
 
@@ -102,11 +107,12 @@ def _cost_note(e: Estimate) -> str:
 
 
 def make_plan(ctx: Context, text: str, now: datetime, lookup: KeyLookupFn, *, route: str | None = None,
-              spent: SpentFn | None = None, history: tuple[Message, ...] = (), history_tokens: int | None = None,
+              spent: SpentFn | None = None, attachments: tuple[Attachment, ...] = (),
+              history: tuple[Message, ...] = (), history_tokens: int | None = None,
               claude_version: Callable[[str | None], str | None] = installed_claude_version) -> Plan:
     """Route the text, apply the profile's policy (providers, secrets, budget), look up (never reveal) the key."""
     config = ctx.config
-    decision = decide(text, config, now, route=route)
+    decision = decide(text, config, now, route=route, attached=blocks(attachments))
     r = config.routes[decision.route]
     provider = config.provider_for(r, ctx.profile)
     model = ctx.catalog.resolve(r.model)
@@ -135,4 +141,4 @@ def make_plan(ctx: Context, text: str, now: datetime, lookup: KeyLookupFn, *, ro
         budget = check_budget(profile, *spent(profile.name, day_start(now), month_start(now)), now)
     verdict = apply_budget(verdict, budget, config, profile)
     return Plan(decision, profile.name, ctx.choice.why, provider, model, r.via, source, present, needed, problem,
-                est.input_usd, est, verdict, screened.text, secrets, budget)
+                est.input_usd, est, verdict, screened.text, secrets, budget, attachments)

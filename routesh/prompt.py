@@ -8,37 +8,46 @@ from typing import BinaryIO
 from .catalog import Catalog
 from .config import Config
 from .errors import UserError
-from .router import Decision, split_prefix
+from .router import Decision, norm_prefix, split_prefix
 from .yamlnodes import did_you_mean
 
-_COMMANDISH = re.compile(r"^/[A-Za-z][\w-]*$")
+COMMANDISH = re.compile(r"^/[A-Za-z][\w-]*$")
 
 
 def read_stdin(stream: BinaryIO) -> str:
     """The whole of stdin as text; invalid UTF-8 is named with its byte offset, not silently mangled."""
-    data = stream.read()
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UserError(f"stdin is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-                        "convert it first, e.g. `iconv -f latin1 -t utf-8`") from None
+    from .attach import decode
+
+    return decode(stream.read(), "stdin")
 
 
-def check_text(text: str, config: Config) -> None:
-    """Refuse an empty prompt and a mistyped route prefix (a did-you-mean, not a request to a model)."""
+def check_text(text: str, config: Config) -> str | None:
+    """Refuse an empty prompt and a mistyped route prefix; the note to show when an unknown /word goes as text."""
     if not text.strip():
         raise UserError("the prompt is empty; give some text, e.g. routesh \"explain this stack trace\"")
     prefix, rest = split_prefix(text)
     if prefix is None:
-        return
-    known = [r.prefix for r in config.rules if r.prefix]
+        return None
+    known = [norm_prefix(r.prefix) for r in config.rules if r.prefix]
     if prefix in known:
         if not rest:
             raise UserError(f"{prefix} needs a prompt after it, e.g. routesh \"{prefix} why does this test fail?\"")
-        return
-    hint = did_you_mean(prefix, known)
-    if _COMMANDISH.match(prefix) and hint:
-        raise UserError(f"unknown route prefix {prefix}{hint}; prefixes: {', '.join(known)}")
+        return None
+    if not COMMANDISH.match(prefix):
+        return None
+    if refuse_unknown(prefix, rest, known):
+        raise UserError(f"unknown route prefix {prefix}{did_you_mean(prefix, known)}; prefixes: {', '.join(known)}")
+    return sent_as_text(prefix)
+
+
+def refuse_unknown(word: str, rest: str, known: list[str]) -> bool:
+    """An unknown /word is refused when it is alone or close to a known one (a typo); else it goes as text."""
+    return not rest or bool(did_you_mean(word, known))
+
+
+def sent_as_text(word: str) -> str:
+    """The note shown, by the one-shot and the shell alike, when an unknown /word is sent as part of the prompt."""
+    return f"{word} is not a route prefix or command, so it is sent as part of the prompt"
 
 
 def check_size(decision: Decision, model: str, catalog: Catalog) -> None:

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .render import PIPE_WIDTH
 from .stats import GroupStats, StatsReport
 
 _EIGHTHS = " ▏▎▍▌▋▊▉█"
@@ -99,9 +100,9 @@ def bar_lines(items: Sequence[tuple[str, float]], width: int, *, label_max: int 
 
 
 def render_bars(console: Console, title: str, items: Sequence[tuple[str, float]], *, style: str = "cyan") -> None:
-    """A titled horizontal bar chart of spend, as wide as the console."""
+    """A titled horizontal bar chart of spend, as wide as the console (80 columns on a pipe, which has no width)."""
     console.print(Text(title, style="bold"))
-    for label, bar, value in bar_lines(items, console.width):
+    for label, bar, value in bar_lines(items, console.width if console.width < PIPE_WIDTH else 80):
         line = Text(label + " ")
         line.append(bar, style=style)
         line.append(" " + value)

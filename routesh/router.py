@@ -12,8 +12,13 @@ from .hours import in_hours
 from .tokens import estimate_tokens
 
 
+def norm_prefix(word: str) -> str:
+    """How a /word is compared: case-insensitive, a trailing colon ignored (/ARCHITECT and /architect: alike)."""
+    return word.rstrip(":").lower() if word.startswith("/") else word
+
+
 def split_prefix(text: str) -> tuple[str | None, str]:
-    """('/word', rest) when the text starts with a slash command, else (None, text)."""
+    """('/word', rest) when the text starts with a slash command, else (None, text); the word is normalised."""
     stripped = text.lstrip()
     if not stripped.startswith("/"):
         return None, text
@@ -21,7 +26,7 @@ def split_prefix(text: str) -> tuple[str | None, str]:
     head, nl, rest2 = head.partition("\n")
     if nl:
         rest = rest2 + (" " + rest if rest else "")
-    return head, rest.strip()
+    return norm_prefix(head), rest.strip()
 
 
 @dataclass(frozen=True)
@@ -42,11 +47,11 @@ class _Compiled:
     """Rules pre-digested once per config so deciding is one pass over the text."""
 
     def __init__(self, config: Config) -> None:
-        self.prefixes = {r.prefix: r for r in config.rules if r.prefix}
-        phrases = sorted({_norm(k) for r in config.rules for k in r.keywords}, key=len, reverse=True)
+        self.prefixes = {norm_prefix(r.prefix): r for r in config.rules if r.prefix}
+        phrases = sorted({canon(k) for r in config.rules for k in r.keywords}, key=len, reverse=True)
         self.keywords = _phrase_regex(phrases) if phrases else None
         self.phrases = phrases
-        self.rule_keys = {r.index: tuple(_norm(k) for k in r.keywords) for r in config.rules}
+        self.rule_keys = {r.index: tuple(canon(k) for k in r.keywords) for r in config.rules}
         self.rest = [r for r in config.rules if not r.prefix]
         self.by_keyword: dict[str, set[int]] = {}
         for r in config.rules:
@@ -56,8 +61,41 @@ class _Compiled:
         self.needs_tokens = any(r.min_tokens is not None or r.max_tokens is not None for r in config.rules)
 
 
-def _norm(phrase: str) -> str:
-    return " ".join(phrase.lower().split())
+_SIBILANT = ("s", "x", "z", "ch", "sh")
+# How the regex writes each canonical (singular) word's ending: it also matches the plural.
+_SUFFIX_S, _SUFFIX_ES, _SUFFIX_IES = "\x01", "\x02", "\x03"
+_SUFFIX_RE = {_SUFFIX_S: "s?", _SUFFIX_ES: "(?:es)?", _SUFFIX_IES: "(?:y|ies)"}
+
+
+def singular(word: str) -> str:
+    """The singular of one word, so plural and singular compare equal: tests → test, fixes → fix, queries → query.
+
+    Only words of three or more letters change: -ies → -y; -es → nothing after s, x, z, ch, sh; one
+    final -s (not -ss) → nothing. Everything else is already singular.
+    """
+    if len(word) < 3 or not word.isalpha():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("es") and word[:-2].endswith(_SIBILANT):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def canon(phrase: str) -> str:
+    """A keyword or matched text as compared: lower case, single spaces, each word singular."""
+    return " ".join(singular(w) for w in phrase.lower().split())
+
+
+def _pattern_word(word: str) -> str:
+    """A canonical word with its ending marked for the regex: test → test+s?, fix → fix+(es)?, query → quer+(y|ies)."""
+    if len(word) < 3 or not word.isalpha():
+        return word
+    if word.endswith("y") and word[-2] not in "aeiou":
+        return word[:-1] + _SUFFIX_IES
+    return word + (_SUFFIX_ES if word.endswith(_SIBILANT) else _SUFFIX_S)
 
 
 def _phrase_regex(phrases: list[str]) -> re.Pattern[str]:
@@ -70,12 +108,15 @@ def _phrase_regex(phrases: list[str]) -> re.Pattern[str]:
     trie: dict[str, dict] = {}  # type: ignore[type-arg]
     for p in phrases:
         node = trie
-        for ch in p:
+        for ch in " ".join(_pattern_word(w) for w in p.split(" ")):
             node = node.setdefault(ch, {})
         node[""] = {}
 
+    def piece(ch: str) -> str:
+        return r"\s+" if ch == " " else _SUFFIX_RE.get(ch) or re.escape(ch)
+
     def build(node: dict) -> str:  # type: ignore[type-arg]
-        alts = [(r"\s+" if ch == " " else re.escape(ch)) + build(sub) for ch, sub in sorted(node.items()) if ch]
+        alts = [piece(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
         if not alts:
             return ""
         body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
@@ -104,7 +145,7 @@ def _found_keywords(c: _Compiled, text: str) -> dict[str, str]:
             pos = start + 1  # not at a word start; a real match may begin inside this one
             continue
         pos = m.end()
-        key = _norm(m.group(0))
+        key = canon(m.group(0))
         if key in found:
             continue
         found[key] = text[start:pos] if same else m.group(0)
@@ -130,19 +171,24 @@ def fallback_chain(config: Config, route: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def decide(text: str, config: Config, now: datetime, *, route: str | None = None) -> Decision:
-    """Pick a route: a forced route, else prefix rules, else the other rules in file order, else the default."""
+def decide(text: str, config: Config, now: datetime, *, route: str | None = None, attached: str = "") -> Decision:
+    """Pick a route: a forced route, else prefix rules, else the other rules in file order, else the default.
+
+    `attached` (piped text, -f files) is sent after the prompt and counts in the token estimate,
+    but keywords and regexes look at the prompt only.
+    """
     c = _compiled(config)
     prefix, rest = split_prefix(text)
     prefix_rule = c.prefixes.get(prefix) if prefix else None
     body = rest if prefix_rule else text
-    tokens = estimate_tokens(body)
+    tokens = estimate_tokens(body) + (estimate_tokens(attached) if attached else 0)
+    sent = body + attached
 
     if route is not None:
-        return Decision(route, body, None, None, f"--route {route} was given", fallback_chain(config, route),
+        return Decision(route, sent, None, None, f"--route {route} was given", fallback_chain(config, route),
                         tokens, forced=True)
     if prefix_rule is not None and _others_hold(prefix_rule, body, tokens, now, c, {}):
-        return _decided(config, prefix_rule, body, tokens, prefix or "", f"the prompt starts with {prefix}")
+        return _decided(config, prefix_rule, sent, tokens, prefix or "", f"the prompt starts with {prefix}")
 
     found = _found_keywords(c, body) if c.keywords is not None else {}
     hits: set[int] = set().union(*(c.by_keyword[k] for k in found)) if found else set()
@@ -151,8 +197,8 @@ def decide(text: str, config: Config, now: datetime, *, route: str | None = None
             continue  # none of its keywords occurs: skip without evaluating its other conditions
         why = _match(rule, body, tokens, now, c, found)
         if why is not None:
-            return _decided(config, rule, body, tokens, why[0], why[1])
-    return Decision(config.default_route, body, None, None, "no rule matched, so the default route is used",
+            return _decided(config, rule, sent, tokens, why[0], why[1])
+    return Decision(config.default_route, sent, None, None, "no rule matched, so the default route is used",
                     fallback_chain(config, config.default_route), tokens)
 
 

@@ -21,9 +21,10 @@ from .context import Context
 from .errors import UserError, bug_location
 from .plan import Plan
 from .policy import route_refusal
+from .prompt import COMMANDISH, refuse_unknown, sent_as_text
 from .render import decision_line, usd
-from .router import decide
-from .shell_commands import COMMANDISH, COMMANDS, unknown
+from .router import decide, norm_prefix
+from .shell_commands import COMMANDS, unknown
 from .shell_extras import Attachment, run_command, with_attachments
 from .shell_input import Preview, Status
 from .shell_out import Out
@@ -115,8 +116,10 @@ class Shell:
             return Preview("", "", sticky, note=f"{head}: {COMMANDS[head].help}")
         prefixes = self.prefix_routes(ctx)
         if head and head not in prefixes and COMMANDISH.match(head):
-            return Preview("", "", sticky, note=f"unknown command {head}{_hint(head, [*COMMANDS, *prefixes])}")
-        if head in prefixes and not text[len(head):].strip():
+            if refuse_unknown(head, _rest(text), [*COMMANDS, *prefixes]):
+                return Preview("", "", sticky, note=f"unknown command {head}{_hint(head, [*COMMANDS, *prefixes])}")
+            return Preview("", "", sticky, note=sent_as_text(head))
+        if head in prefixes and not _rest(text):
             route = prefixes[head]
             return Preview(route, _model(ctx, route), sticky, note=f"Enter makes {head} sticky (→ {route})")
         forced = self.sticky.route if self.sticky and head not in prefixes and self.sticky.route in config.routes \
@@ -141,7 +144,8 @@ class Shell:
 
     def prefix_routes(self, ctx: Context | None = None) -> dict[str, str]:
         """Route prefix → route, from the rules (built-in command names win)."""
-        return {r.prefix: r.route for r in (ctx or self.ctx).config.rules if r.prefix and r.prefix not in COMMANDS}
+        return {norm_prefix(r.prefix): r.route for r in (ctx or self.ctx).config.rules
+                if r.prefix and norm_prefix(r.prefix) not in COMMANDS}
 
     def prefixes(self) -> list[str]:
         """The route prefixes."""
@@ -188,14 +192,15 @@ class Shell:
             return True
         head = _head(text)
         if head in COMMANDS:
-            return COMMANDS[head].run(self, text[len(head):].strip()) is not False
+            return COMMANDS[head].run(self, _rest(text)) is not False
         prefixes = self.prefix_routes()
-        if head in prefixes and not text[len(head):].strip():
+        if head in prefixes and not _rest(text):
             self.sticky = Sticky(prefixes[head], head)
             self.out.note(f"sticky: every prompt goes to {prefixes[head]} ({self._model(prefixes[head])}) "
                           "until /default")
             return True
-        if head and head not in prefixes and COMMANDISH.match(head):
+        if head and head not in prefixes and COMMANDISH.match(head) and \
+                refuse_unknown(head, _rest(text), [*COMMANDS, *prefixes]):
             raise UserError(unknown(head, list(prefixes)))
         self.send(text)
         return True
@@ -215,6 +220,8 @@ class Shell:
         self.out.line(line, "bold" if plan.verdict.allowed else "bold red")
         if plan.via == "claude-code" and self.convo.history and self.convo.resumable is None:
             self.out.note(f"  Claude Code is given the conversation so far ({self.convo.turns} turn(s)) as context")
+        for note in plan.notes:
+            self.out.note(note)
         runner = self.runner()
         runner.ctx = self.ctx
         outcome, seconds = run_turn(self.out, runner, plan, self.convo, self.tag)
@@ -380,15 +387,22 @@ def _model(ctx: Context, route: str) -> str:
 
 
 def _head(text: str) -> str | None:
-    """The /word a line starts with (at column 0), or None."""
+    """The /word a line starts with (at column 0), normalised (/ARCHITECT: → /architect), or None."""
     if not text.startswith("/"):
         return None
-    end = len(text)
+    return norm_prefix(text[:_head_end(text)])
+
+
+def _head_end(text: str) -> int:
     for i, ch in enumerate(text[:200]):
         if ch.isspace():
-            end = i
-            break
-    return text[:end]
+            return i
+    return len(text)
+
+
+def _rest(text: str) -> str:
+    """What follows the /word."""
+    return text[_head_end(text):].strip()
 
 
 def _hint(word: str, choices: list[str]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +16,6 @@ if TYPE_CHECKING:
     from .shell import Shell
 
 Handler = Callable[["Shell", str], bool | None]  # returns False to end the session
-COMMANDISH = re.compile(r"^/[A-Za-z][\w-]*$")
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ def test_unknown_prefix_is_just_text(config):
 def test_keywords_are_case_insensitive_whole_words_and_phrases(config):
     assert decide("Please FIX the Failing   Test now", config, NOON).route == "quick"
     assert decide("a fixture problem", config, NOON).matched == "fixture"
-    assert decide("fixtures are fine here, more words", config, NOON).route == "default"  # whole word only
+    assert decide("fixtured are fine here, more words", config, NOON).route == "default"  # whole word only
     assert decide("prefixture here and some other words", config, NOON).route == "default"
 
 
@@ -170,3 +170,50 @@ def test_never_raises_and_always_returns_an_existing_route(config, text, hour, m
 def test_never_raises_on_rule_words(config, words):
     d = decide(" ".join(words), config, NOON)
     assert d.route in config.routes
+
+
+# ---- singular and plural keywords ---------------------------------------------------------------
+
+INFLECT = """
+providers: {a: {type: anthropic}}
+routes:
+  default: {provider: a, model: claude-sonnet-4-6}
+  quick: {provider: a, model: claude-haiku-4-5}
+  data: {provider: a, model: claude-haiku-4-5}
+  css: {provider: a, model: claude-haiku-4-5}
+rules:
+  - {keywords: [failing test, fixtures, fix, flaky], route: quick}
+  - {keywords: [query, class, c++, go], route: data}
+  - {keywords: [matches], route: css}
+"""
+
+
+@pytest.mark.parametrize("text,route,matched", [
+    ("Inspect the failing tests", "quick", "failing tests"),
+    ("the FAILING   TESTS again", "quick", "FAILING   TESTS"),
+    ("update the fixture", "quick", "fixture"),
+    ("update the fixtures", "quick", "fixtures"),
+    ("two fixes needed", "quick", "fixes"),
+    ("slow queries here", "data", "queries"),
+    ("one query here", "data", "query"),
+    ("nested classes here", "data", "classes"),
+    ("a c++ thing", "data", "c++"),
+    ("one match only", "css", "match"),
+])
+def test_keywords_match_singular_and_plural(text, route, matched):
+    d = decide(text, parse(INFLECT, "r.yaml"), NOON)
+    assert (d.route, d.matched) == (route, matched)
+
+
+@pytest.mark.parametrize("text", ["a fixtured thing here", "prefixes here", "the gos here", "a fixs typo",
+                                  "queryies", "flakys", "classs"])
+def test_inflection_is_only_the_documented_endings(text):
+    assert decide(text, parse(INFLECT, "r.yaml"), NOON).route == "default"
+
+
+def test_keywords_ignore_attached_text_but_count_its_tokens():
+    config = parse(CONFIG, "r.yaml")
+    d = decide("explain", config, NOON, attached="\n\nthe failing test " * 400)
+    assert d.route == "big" and d.estimated_input_tokens >= 1000
+    assert d.text.startswith("explain\n\nthe failing test")
+    assert decide("explain", config, NOON, attached="\n\nthe failing test").route == "default"

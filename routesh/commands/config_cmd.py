@@ -22,7 +22,8 @@ def add_parser(p: argparse.ArgumentParser) -> Handler:
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     c = sub.add_parser("check", help="validate a routes.yaml (default: the one in effect); exit 2 on errors")
     c.add_argument("path", nargs="?")
-    sub.add_parser("show", help="print the effective config, defaults filled in")
+    s = sub.add_parser("show", help="print the effective config, defaults filled in")
+    s.add_argument("--json", action="store_true", help="one JSON object in routes.yaml's shape")
     t = sub.add_parser("trust", help="allow a project's routes.yaml to be used (it can send your keys anywhere)")
     t.add_argument("path", nargs="?")
     i = sub.add_parser("init", help="write the built-in routes.yaml, with its comments, to your config path")
@@ -70,6 +71,11 @@ def show(args: argparse.Namespace) -> int:
 
     ctx = build(args.config, args.profile, blank_ok=True)
     announce(ctx.loaded)
+    if getattr(args, "json", False):
+        import json
+
+        print(json.dumps(as_data(ctx.config), indent=2, ensure_ascii=False))
+        return 0
     origin = str(ctx.loaded.path) if ctx.loaded.path else "the built-in default"
     print(f"# effective config, from {origin} ({ctx.loaded.kind})")
     print(yaml.safe_dump(as_data(ctx.config), sort_keys=False, allow_unicode=True, width=100), end="")
@@ -108,6 +114,8 @@ def as_data(config: Config) -> dict[str, Any]:
         data["code"] = code
     if config.claude_path:
         data["claude"] = {"path": config.claude_path}
+    if config.attach_max_kb != Config.attach_max_kb:
+        data["attachments"] = {"max_kb": config.attach_max_kb}
     return data
 
 
@@ -139,12 +147,18 @@ def trust_cmd(args: argparse.Namespace) -> int:
 def add_routes_parser(p: argparse.ArgumentParser) -> Handler:
     """Show the routes and the rules that pick them."""
     p.description = "Show the routes and the rules that pick them, in the order they are tried."
+    p.add_argument("--json", action="store_true", help="one JSON object: routes and rules")
 
     def run(args: argparse.Namespace) -> int:
-        from ..render import console, show_routes
+        from ..render import console, routes_data, show_routes
 
         ctx = build(args.config, args.profile, blank_ok=True)
         announce(ctx.loaded)
+        if args.json:
+            import json
+
+            print(json.dumps(routes_data(ctx.config, ctx.catalog), indent=2, ensure_ascii=False))
+            return 0
         show_routes(console(), ctx.config)
         return 0
 

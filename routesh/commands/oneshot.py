@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from datetime import datetime
 
+from ..attach import Attachment
+from ..config import Config
 from ..context import Context, build
 from ..errors import PolicyRefusal, UserError
 from ..events import Message
+from ..overrides import Overrides
 from ..plan import Plan, make_plan
 from ..prompt import check_size, check_text, read_stdin
 from ..yamlnodes import did_you_mean
@@ -47,15 +51,33 @@ def check_route(ctx: Context, route: str | None) -> None:
                         f"routes: {', '.join(ctx.config.routes)}")
 
 
-def plan_for(ctx: Context, text: str, route: str | None, *, history: tuple[Message, ...] = (),
-             history_tokens: int | None = None) -> Plan:
+def plan_for(ctx: Context, text: str, route: str | None, *, attachments: tuple[Attachment, ...] = (),
+             history: tuple[Message, ...] = (), history_tokens: int | None = None) -> Plan:
     """Check the prompt, route it and check its size: the common start of a dry-run and a real run."""
-    check_text(text, ctx.config)
+    note = check_text(text, ctx.config)
     check_route(ctx, route)
-    plan = make_plan(ctx, text, datetime.now(), lookup, route=route, spent=budget_spent, history=history,
-                     history_tokens=history_tokens)
+    plan = make_plan(ctx, text, datetime.now(), lookup, route=route, spent=budget_spent, attachments=attachments,
+                     history=history, history_tokens=history_tokens)
     check_size(plan.decision, plan.model, ctx.catalog)
-    return plan
+    notes = tuple(n for n in (note, claude_missing(ctx.config) if plan.via == "claude-code" else None) if n)
+    return replace(plan, notes=notes) if notes else plan
+
+
+def claude_missing(config: Config) -> str | None:
+    """The one line naming the fix when a via: claude-code route has no `claude` to run; None when it has."""
+    import os
+    import shutil
+
+    if config.claude_path:
+        path = os.path.expanduser(config.claude_path)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return None
+        where = f"claude.path ({config.claude_path}) is not an executable file"
+    elif shutil.which("claude"):
+        return None
+    else:
+        where = "Claude Code (`claude`) is not on PATH"
+    return f"{where}; install it with `npm install -g @anthropic-ai/claude-code`, or set claude.path in routes.yaml"
 
 
 def main(args: argparse.Namespace) -> int:
@@ -65,22 +87,52 @@ def main(args: argparse.Namespace) -> int:
     ctx = build(args.config, args.profile)
     for warning in ctx.loaded.warnings:
         print(f"routesh: {warning}", file=sys.stderr)
-    if args.prompt:
-        text = " ".join(args.prompt)
-    elif sys.stdin is None or sys.stdin.isatty():
+    stdin_tty = sys.stdin is None or sys.stdin.isatty()
+    files: list[str] = args.file or []
+    wanted = Overrides(args.model, args.system)
+    if not args.prompt and stdin_tty:
         if args.dry_run:
             raise UserError('--dry-run needs a prompt, e.g. routesh --dry-run "/debug why is this flaky?"')
+        if files or wanted:
+            raise UserError('-f, -m and -s go with a prompt, e.g. routesh -f app.log "why does it crash?"')
+        if sys.stdout is None or not sys.stdout.isatty():
+            raise UserError('no prompt, and stdout is not a terminal, so the shell would not be visible; '
+                            'give a prompt: routesh "explain this" > out.txt')
         from ..shell import main as shell
 
         return shell(ctx, args)
-    else:
-        text = read_stdin(sys.stdin.buffer)
-    plan = plan_for(ctx, text, args.route)
+    text, attachments = _inputs(args.prompt, files, stdin_tty, ctx.config.attach_max_kb)
+    plan = plan_for(ctx, text, args.route, attachments=attachments)
+    if wanted:
+        from ..overrides import apply
+
+        ctx, notes = apply(ctx, plan.route, wanted)
+        plan = replace(plan_for(ctx, text, args.route, attachments=attachments), notes=plan.notes + notes)
     if args.dry_run:
         return _show(plan, args.json)
+    if plan.via == "claude-code" and (missing := claude_missing(ctx.config)):
+        raise UserError(f"route {plan.route} runs via Claude Code, but {missing[0].lower()}{missing[1:]}")
     from .run import run_plan  # a refusal is raised (and recorded) there, before anything is sent
 
     return run_plan(ctx, plan, tag=args.tag)
+
+
+def _inputs(words: list[str], files: list[str], stdin_tty: bool, max_kb: int) -> tuple[str, tuple[Attachment, ...]]:
+    """The prompt and what goes after it: the argument, then piped stdin, then each -f file, in that order."""
+    from ..attach import piped, read_files
+
+    stdin = None if stdin_tty else sys.stdin.buffer
+    if not words:  # the prompt comes from stdin
+        if "-" in files:
+            raise UserError('-f - attaches stdin, so the prompt must be an argument: routesh -f - "explain this"')
+        return read_stdin(sys.stdin.buffer), read_files(files, None, max_kb)
+    text = " ".join(words)
+    extra: tuple[Attachment, ...] = ()
+    if stdin is not None and "-" not in files:
+        data = read_stdin(stdin)
+        if data.strip():
+            extra = (piped(data),)
+    return text, extra + read_files(files, stdin, max_kb)
 
 
 def _show(plan: Plan, as_json: bool) -> int:

@@ -8,6 +8,7 @@ from ..context import Context
 from ..errors import EXIT_MODEL, EXIT_OK, EXIT_POLICY
 from ..plan import Plan
 from ..render import decision_line
+from ..spinner import Spinner
 
 
 def run_plan(ctx: Context, plan: Plan, *, tag: str | None = None) -> int:
@@ -23,20 +24,30 @@ def run_plan(ctx: Context, plan: Plan, *, tag: str | None = None) -> int:
         from rich.console import Console
 
         live = LiveAnswer(Console(highlight=False))
-        write = live.feed
+        show = live.feed
     else:
-        def write(chunk: str) -> None:
+        def show(chunk: str) -> None:
             out.write(chunk)
             out.flush()
 
+    spinner = Spinner(f"{plan.route} · {plan.model} · waiting for the first token")
+
+    def write(chunk: str) -> None:
+        spinner.stop()
+        show(chunk)
+
     def notice(msg: str) -> None:
-        print(f"routesh: {msg}", file=sys.stderr, flush=True)
+        spinner.say(f"routesh: {msg}")
 
     print(decision_line(plan), file=sys.stderr, flush=True)
+    for line in plan.notes:
+        notice(line)
     runner = Runner(ctx, on_text=write, on_notice=notice)
+    spinner.start()
     try:
         outcome, seconds = run_cancellable(lambda cancel: runner.execute(plan, tag=tag, cancel=cancel), live)
     finally:
+        spinner.stop()
         runner.close()
     if live is not None:
         live.end(outcome)

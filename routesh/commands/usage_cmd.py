@@ -45,10 +45,12 @@ def add_log_parser(p: argparse.ArgumentParser) -> Handler:
     p.add_argument("--since", metavar="T", help="only since T: 30m, 24h, 7d, 2w, today or a date")
 
     def run(args: argparse.Namespace) -> int:
-        if args.n < 0:
-            raise UserError(f"-n must be zero or more (got {args.n})")
+        if args.n < 1:
+            raise UserError(f"-n is how many attempts to show: 1 or more (got {args.n})")
         since = _since(args.since)
         ledger = _ledger()
+        if args.route is not None:
+            _check_route(args.route, args.config, ledger)
         rows = [] if ledger is None else _read(lambda: ledger.recent(args.n, route=args.route, since=since,
                                                                      profile=args.profile))
         if args.json:
@@ -57,6 +59,13 @@ def add_log_parser(p: argparse.ArgumentParser) -> Handler:
         from ..render import console
         from ..render_usage import render_log
 
+        total = 0 if ledger is None or rows else _read(ledger.count)
+        if total:
+            filters = [f for f in (args.route and f"route {args.route}", args.since and f"since {args.since}",
+                                   args.profile and f"profile {args.profile}") if f]
+            print(f"No requests match {' and '.join(filters) or 'the filter'}; the ledger holds {total:,} "
+                  f"attempt{'s' if total != 1 else ''} in all (drop the filter to see them).")
+            return 0
         render_log(rows, console())
         return 0
 
@@ -106,6 +115,21 @@ def add_stats_parser(p: argparse.ArgumentParser) -> Handler:
         return 0
 
     return run
+
+
+def _check_route(route: str, config: str | None, ledger) -> None:  # type: ignore[no-untyped-def]
+    """--route must name a route of the config or one the ledger has seen; else a did-you-mean."""
+    from ..yamlnodes import did_you_mean
+
+    known = [] if ledger is None else _read(ledger.route_names)
+    try:
+        from ..context import build
+
+        known += [r for r in build(config, None).config.routes if r not in known]
+    except UserError:
+        pass  # a broken routes.yaml must not hide the log
+    if route not in known:
+        raise UserError(f"unknown route '{route}'{did_you_mean(route, known)}; routes: {', '.join(known) or 'none'}")
 
 
 def _read(fn):  # type: ignore[no-untyped-def]
