@@ -79,7 +79,7 @@ def parse(text: str, file: str) -> Config:
     code = _code(r, top.get("code"))
     claude = r.mapping(top["claude"], "claude", CLAUDE_KEYS) if "claude" in top else {}
     attach = r.mapping(top["attachments"], "attachments", ATTACHMENT_KEYS) if "attachments" in top else {}
-    max_kb = r.number(attach.get("max_kb"), "int", "attachments.max_kb", 1)
+    max_kb = r.number(attach.get("max_kb"), "int", "attachments.max_kb", 1, 100_000)
 
     routes_node = top.get("routes")
     if not routes and root.id == "mapping" and (routes_node is None or _empty(routes_node)):
