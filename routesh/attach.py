@@ -18,7 +18,7 @@ DEFAULT_MAX_KB = 256  # attachments.max_kb in routes.yaml
 class Attachment:
     """One piece of text sent after the prompt: where it came from, its size, and the block sent."""
 
-    kind: str  # "stdin" (piped after a prompt) or "file" (-f; path "-" is stdin)
+    kind: str  # "stdin" (piped after a prompt), "file" (-f or /file; path "-" is stdin) or "command" (the shell's !cmd)
     path: str | None
     bytes: int
     tokens: int
@@ -29,7 +29,7 @@ class Attachment:
         return {"kind": self.kind, "path": self.path, "bytes": self.bytes, "tokens": self.tokens}
 
     def label(self) -> str:
-        """'stdin' or the path, for the dry-run."""
+        """'stdin', the path or the command, for the dry-run."""
         return "stdin" if self.kind == "stdin" or self.path == "-" else str(self.path)
 
 
@@ -49,48 +49,55 @@ def piped(text: str) -> Attachment:
     return Attachment("stdin", None, len(text.encode("utf-8")), estimate_tokens(text), "\n\n" + text)
 
 
-def expand(specs: Iterable[str]) -> list[str]:
+def expand(specs: Iterable[str], flag: str = "-f") -> list[str]:
     """-f arguments → paths: globs expanded (a glob that matches nothing is an error), each path once."""
     out: list[str] = []
     for spec in specs:
         if spec != "-" and glob.has_magic(spec):
             found = sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p))
             if not found:
-                raise UserError(f"-f {spec}: no file matches this pattern")
+                raise UserError(f"{flag} {spec}: no file matches this pattern")
             out.extend(found)
         else:
             out.append(spec)
     return list(dict.fromkeys(out))
 
 
-def read_files(specs: Iterable[str], stdin: BinaryIO | None, max_kb: int) -> tuple[Attachment, ...]:
-    """Read every -f file (or stdin for '-'); refuse directories, binaries and files over max_kb, naming the fix."""
+def read_files(specs: Iterable[str], stdin: BinaryIO | None, max_kb: int, flag: str = "-f") -> tuple[Attachment, ...]:
+    """Read every file (or stdin for '-'); refuse directories, binaries and files over max_kb, naming the fix.
+
+    `flag` is how the user named the files (`-f` in the one-shot, `/file` in the shell), for the messages."""
     files = []
-    for path in expand(specs):
-        data = _read(path, stdin, max_kb)
-        text = decode(data, "stdin (-f -)" if path == "-" else f"-f {path}")
+    for path in expand(specs, flag):
+        data = _read(path, stdin, max_kb, flag)
+        text = decode(data, f"stdin ({flag} -)" if path == "-" else f"{flag} {path}")
         files.append(Attachment("file", path, len(data), estimate_tokens(text), _fenced(path, text)))
     return tuple(files)
 
 
-def _read(path: str, stdin: BinaryIO | None, max_kb: int) -> bytes:
+def command_output(label: str, output: str) -> Attachment:
+    """A command's output (the shell's `!cmd`), fenced under the command line that made it."""
+    return Attachment("command", label, len(output.encode("utf-8")), estimate_tokens(output), _fenced(label, output))
+
+
+def _read(path: str, stdin: BinaryIO | None, max_kb: int, flag: str) -> bytes:
     limit = max_kb * 1024
     if path == "-":
         if stdin is None:
-            raise UserError("-f - reads stdin, but there is no stdin")
+            raise UserError(f"{flag} - reads stdin, but there is no stdin")
         data = stdin.read(limit + 1)
     else:
         if os.path.isdir(path):
-            raise UserError(f"-f {path}: is a directory; name files, or a glob such as '{path.rstrip('/')}/*.py'")
+            raise UserError(f"{flag} {path}: is a directory; name files, or a glob such as '{path.rstrip('/')}/*.py'")
         try:
             with open(path, "rb") as fh:
                 data = fh.read(limit + 1)
         except FileNotFoundError:
-            raise UserError(f"-f {path}: no such file") from None
+            raise UserError(f"{flag} {path}: no such file") from None
         except OSError as exc:
-            raise UserError(f"-f {path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+            raise UserError(f"{flag} {path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
     if len(data) > limit:
-        where = "stdin (-f -)" if path == "-" else f"-f {path}"
+        where = f"stdin ({flag} -)" if path == "-" else f"{flag} {path}"
         raise UserError(f"{where} is over the {max_kb:,} KB attachment limit; send a part of it, or raise "
                         "attachments.max_kb in routes.yaml")
     return data

@@ -25,12 +25,13 @@ from .prompt import COMMANDISH, refuse_unknown, sent_as_text
 from .render import decision_line, usd
 from .router import decide, norm_prefix
 from .shell_commands import COMMANDS, unknown
-from .shell_extras import Attachment, run_command, with_attachments
+from .shell_extras import run_command
 from .shell_input import Preview, Status
 from .shell_out import Out
 from .shell_turn import Conversation, Finished
 
 if TYPE_CHECKING:
+    from .attach import Attachment
     from .runner import Runner
     from .sources import Loaded
 
@@ -205,17 +206,17 @@ class Shell:
         self.send(text)
         return True
 
-    def plan(self, text: str, *, ignore_sticky: bool = False) -> Plan:
+    def plan(self, text: str, *, ignore_sticky: bool = False, attachments: tuple[Attachment, ...] = ()) -> Plan:
         """The plan for text as the shell would send it: a prefix wins over the sticky route."""
         sticky = None if ignore_sticky or self.sticky is None or _head(text) in self.prefix_routes() else self.sticky
-        return plan_for(self.ctx, text, sticky.route if sticky else None, history=self.convo.history,
-                        history_tokens=self.convo.history_tokens)
+        return plan_for(self.ctx, text, sticky.route if sticky else None, attachments=attachments,
+                        history=self.convo.history, history_tokens=self.convo.history_tokens)
 
     def send(self, text: str, *, ignore_sticky: bool = False) -> None:
         """Route, run and stream one prompt, then update the conversation and the totals."""
         from .shell_turn import failure_lines, finished, run_turn, summary_line
 
-        plan = self.plan(with_attachments(text, self.attached), ignore_sticky=ignore_sticky)
+        plan = self.plan(text, ignore_sticky=ignore_sticky, attachments=tuple(self.attached))
         line = decision_line(plan) + (f" · sticky {self.sticky.label}" if plan.decision.forced and self.sticky else "")
         self.out.line(line, "bold" if plan.verdict.allowed else "bold red")
         if plan.via == "claude-code" and self.convo.history and self.convo.resumable is None:

@@ -1,7 +1,7 @@
 """The shell's commands that reach outside it: files and command output as context, $EDITOR, the clipboard.
 
-Files and `!command` output wait as attachments and go with the next prompt, after its text, so the
-router, the token estimate and secret screening see them exactly as they will be sent.
+Files and `!command` output wait as attachments (attach.py, as the one-shot's -f) and go with the next
+prompt, after its text, so the token estimate, min_tokens rules and secret screening count them.
 """
 
 from __future__ import annotations
@@ -13,76 +13,23 @@ import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .attach import Attachment, command_output, read_files
 from .errors import UserError
 from .render import tokens
 from .shell_commands import command
-from .tokens import estimate_tokens
 
 if TYPE_CHECKING:
     from .shell import Shell
 
-MAX_ATTACH_BYTES = 512 * 1024  # one file or one command's output; larger ones are refused or cut
+MAX_OUTPUT_BYTES = 512 * 1024  # of one command's output kept for the next prompt; the rest is cut
 OSC52_MAX_BYTES = 100_000  # what terminals reliably accept in one clipboard sequence
 
 
-@dataclass(frozen=True)
-class Attachment:
-    """Context waiting for the next prompt: a file's text or a command's output, with where it came from."""
-
-    label: str  # "src/app.py" or "$ pytest -x (exit 1)"
-    body: str
-
-    def block(self) -> str:
-        """The attachment as it is sent: its label, then a fence longer than any backtick run inside."""
-        fence = "`" * max(3, _longest_backticks(self.body) + 1)
-        return f"{self.label}\n{fence}\n{self.body.rstrip(chr(10))}\n{fence}"
-
-
-def _longest_backticks(text: str) -> int:
-    best = run = 0
-    for ch in text:
-        run = run + 1 if ch == "`" else 0
-        best = max(best, run)
-    return best
-
-
-def with_attachments(text: str, attached: list[Attachment]) -> str:
-    """The prompt as sent: the typed text first (so a /prefix still routes), then each attachment."""
-    if not attached:
-        return text
-    return "\n\n".join([text.rstrip(), *(a.block() for a in attached)])
-
-
-def read_attachment(path: Path) -> Attachment:
-    """A text file as an attachment; binary, huge or unreadable files are refused with the reason."""
-    try:
-        size = path.stat().st_size
-        if path.is_dir():
-            raise UserError(f"{path} is a directory; attach its files one by one, e.g. /file {path}/app.py")
-        if size > MAX_ATTACH_BYTES:
-            raise UserError(f"{path} is {size // 1024} KiB, over the {MAX_ATTACH_BYTES // 1024} KiB limit for an "
-                            "attachment; attach a smaller part of it")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"no such file: {path}") from None
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if b"\0" in data[:8192]:
-        raise UserError(f"{path} looks binary (it has NUL bytes); only text files can be attached")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UserError(f"{path} is not UTF-8 text; only text files can be attached") from None
-    return Attachment(str(path), text)
-
-
 def _describe(a: Attachment) -> str:
-    lines = a.body.count("\n") + (not a.body.endswith("\n") and bool(a.body))
-    return f"{a.label} ({lines} line{'s' if lines != 1 else ''}, ~{tokens(estimate_tokens(a.body))} tok)"
+    return f"{a.label()} ({a.bytes:,} bytes, ~{tokens(a.tokens)} tok)"
 
 
 @command("/file", "PATH...")
@@ -90,16 +37,11 @@ def _file(sh: Shell, arg: str) -> None:
     """Attach text files to your next prompt (each sent with its path, in a fenced block)."""
     if not arg:
         raise UserError("/file needs a path, e.g. /file src/app.py (Tab completes paths)")
-    import glob
-
-    paths: list[Path] = []
-    for word in shlex.split(arg):
-        word = os.path.expanduser(word)
-        found = sorted(glob.glob(word)) if any(c in word for c in "*?[") else [word]
-        if not found:
-            raise UserError(f"no file matches {word}")
-        paths += [Path(p) for p in found]
-    new = [read_attachment(p) for p in paths]  # all or nothing: one bad path attaches none
+    try:
+        words = [os.path.expanduser(w) for w in shlex.split(arg)]
+    except ValueError as exc:
+        raise UserError(f"/file {arg}: {exc}; quote paths with spaces, e.g. /file 'my notes.txt'") from None
+    new = read_files(words, None, sh.ctx.config.attach_max_kb, "/file")  # all or nothing
     sh.attached.extend(new)
     for a in new:
         sh.out.note(f"attached {_describe(a)} to your next prompt; /drop removes attachments")
@@ -111,7 +53,7 @@ def _drop(sh: Shell, arg: str) -> None:
     if not sh.attached:
         sh.out.note("nothing attached")
         return
-    sh.out.note("dropped " + ", ".join(a.label for a in sh.attached))
+    sh.out.note("dropped " + ", ".join(a.label() for a in sh.attached))
     sh.attached.clear()
 
 
@@ -129,7 +71,7 @@ def run_command(sh: Shell, cmd: str) -> None:
         for raw in iter(proc.stdout.readline, b""):
             sys.stdout.write(raw.decode("utf-8", "replace"))
             sys.stdout.flush()
-            if len(kept) < MAX_ATTACH_BYTES:
+            if len(kept) < MAX_OUTPUT_BYTES:
                 kept += raw
         code = proc.wait()
     except KeyboardInterrupt:
@@ -139,10 +81,9 @@ def run_command(sh: Shell, cmd: str) -> None:
         except ProcessLookupError:
             pass
         code = proc.wait()
-    cut = " (cut)" if len(kept) >= MAX_ATTACH_BYTES else ""
+    cut = " (cut)" if len(kept) >= MAX_OUTPUT_BYTES else ""
     status = "interrupted" if interrupted else f"exit {code}"
-    body = kept[:MAX_ATTACH_BYTES].decode("utf-8", "replace")
-    a = Attachment(f"$ {cmd} ({status}){cut}", body)
+    a = command_output(f"$ {cmd} ({status}){cut}", kept[:MAX_OUTPUT_BYTES].decode("utf-8", "replace"))
     sh.attached.append(a)
     sh.out.note(f"attached the output of {_describe(a)} to your next prompt; /drop removes it")
 

@@ -31,7 +31,7 @@ def test_file_attaches_text_files_and_refuses_binary_ones(term: Term, upstream: 
     term.key("Tab")  # path completion
     term.wait(r"› /file .*/notes.txt$")
     term.enter()
-    term.wait(r"attached .*/notes.txt \(2 lines, ~\d+ tok\) to your next prompt")
+    term.wait(r"attached .*/notes.txt \([\d,]+ bytes, ~\d+ tok\) to your next prompt")
     term.ready()
     assert "+1 attached" in term.toolbar("attached")
     ask(term, "/architect why does it fail")

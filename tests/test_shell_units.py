@@ -341,13 +341,19 @@ def test_miss_never_marks_an_earlier_sessions_request(shell: Shell, tmp_path: Pa
         assert led.recent(10)[0]["miss"] in (0, None, False)
 
 
-def test_attachments_go_after_the_prompt_in_fences_that_cannot_break() -> None:
-    from routesh.shell_extras import Attachment, with_attachments
-
-    a = Attachment("notes.md", "text with ```` inside\n")
-    sent = with_attachments("/architect review", [a])
-    assert sent.startswith("/architect review\n\nnotes.md\n`````\n")
-    assert sent.endswith("\n`````") and with_attachments("x", []) == "x"
+def test_attachments_go_after_the_prompt_and_count(shell: Shell, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.md"
+    notes.write_text("text with ```` inside\n" + "word " * 2000, encoding="utf-8")
+    shell.handle(f"/file {notes}")
+    assert len(shell.attached) == 1
+    plan = shell.plan("/architect review", attachments=tuple(shell.attached))
+    assert plan.route == "architect"
+    assert plan.send_text.startswith(f"review\n\n{notes}\n`````\ntext with ```` inside\n")
+    assert plan.decision.estimated_input_tokens > 1000  # the file counts
+    with pytest.raises(UserError, match="/file .*: no such file"):
+        shell.handle(f"/file {tmp_path}/missing.txt")
+    shell.handle("/drop")
+    assert shell.attached == []
 
 
 def test_claude_code_resumes_only_a_session_that_saw_every_turn() -> None:
