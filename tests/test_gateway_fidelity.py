@@ -1,0 +1,181 @@
+"""The gateway's side of fidelity to Claude Code (issue 12), over real sockets with recorded Claude Code requests:
+reshaped thinking, unsigned thinking blocks, retries that do not multiply, permanent errors, keys echoed back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_gateway_server import ANTH_KEY, CONFIG, GW, OAI_KEY, RECORDED, _gateway
+from upstream import (  # noqa: F401 - fixtures
+    Fault,
+    Upstream,
+    drop_after,
+    rate_limited,
+    split_text,
+    stream_error_after,
+    upstream_fixture,
+)
+
+STAINLESS = {"x-stainless-retry-count": "0"}  # what Claude Code (the Anthropic SDK) sends: it retries by itself
+
+
+@pytest.fixture
+def gw(upstream: Upstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GW]:
+    monkeypatch.setenv("GW_TEST_ANTH_KEY", ANTH_KEY)
+    monkeypatch.setenv("GW_TEST_OAI_KEY", OAI_KEY)
+    monkeypatch.delenv("GW_TEST_MISSING_KEY", raising=False)
+    text = CONFIG.format(url=upstream.url)
+    text = text.replace("  nokey:", f'  subs: {{type: anthropic, base_url: "{upstream.url}", auth: subscription}}\n'
+                                   "  nokey:", 1)
+    text = text.replace("  broken:", "  subscribed: {provider: subs, model: claude-sonnet-4-6, via: claude-code}\n  broken:", 1)
+    text = text.replace("rules:\n", "rules:\n  - {prefix: /subscribed, route: subscribed}\n", 1)
+    cfg = tmp_path / "routes.yaml"
+    cfg.write_text(text)
+    yield from _gateway(upstream, tmp_path, cfg, None)
+
+
+def recorded(name: str) -> dict[str, Any]:
+    return json.loads((RECORDED / name).read_text())["body"]
+
+
+def sse_events(body: bytes) -> list[dict[str, Any]]:
+    return [json.loads(line[6:]) for line in body.decode().splitlines() if line.startswith("data: ")]
+
+
+# ------------------------------------------------------------------------------------------------ thinking
+
+
+def test_unsigned_thinking_blocks_never_reach_an_anthropic_route(gw: GW) -> None:
+    """Claude Code sends a translated turn's thinking back with "signature": ""; Anthropic rejects it (as the
+    test upstream does); signed thinking is kept."""
+    body = recorded("main_turn_opus_adaptive.json") | {"model": "claude-sonnet-4-6"}
+    body["messages"] += [
+        {"role": "assistant", "content": [{"type": "thinking", "thinking": "from gpt", "signature": ""},
+                                          {"type": "text", "text": "first answer"}]},
+        {"role": "user", "content": [{"type": "text", "text": "and then?"}]},
+        {"role": "assistant", "content": [{"type": "thinking", "thinking": "signed", "signature": "EqQBsig"},
+                                          {"type": "text", "text": "second"}]},
+        {"role": "user", "content": [{"type": "text", "text": "more"}]},
+    ]
+    status, _, out = gw.post(body)
+    assert status == 200, out
+    [req] = gw.up.generation_requests()
+    blocks = [b for m in req.json["messages"] if m["role"] == "assistant" for b in m["content"]]
+    assert [b.get("signature") for b in blocks if b["type"] == "thinking"] == ["EqQBsig"]
+    assert [b["text"] for b in blocks if b["type"] == "text"] == ["first answer", "second"]
+
+
+@pytest.mark.parametrize(("recording", "route", "thinking", "max_tokens"), [
+    ("main_turn_opus_adaptive.json", "quick", {"type": "enabled", "budget_tokens": 31999}, 64000),
+    ("plan_mode_sonnet45.json", "architect", {"type": "adaptive"}, 32000),
+])
+def test_thinking_is_reshaped_for_the_model_that_answers(gw: GW, recording: str, route: str,
+                                                          thinking: dict[str, Any], max_tokens: int) -> None:
+    """`claude --model X` shapes for X; the route's model (haiku-4-5 has no adaptive thinking, opus-4-7 no
+    budgets) gets a request it accepts."""
+    body = recorded(recording) | {"model": route}
+    status, _, out = gw.post(body)
+    assert status == 200, out
+    [req] = gw.up.generation_requests()
+    assert req.json["thinking"] == thinking and req.json["max_tokens"] == max_tokens
+    assert "effort" not in (req.json.get("output_config") or {}) or route == "architect"
+
+
+# ------------------------------------------------------------------------------------------------ retries
+
+
+def test_a_client_that_retries_itself_gets_the_upstream_status_at_once(gw: GW) -> None:
+    gw.up.script(*[rate_limited(retry_after="7") for _ in range(3)])
+    status, headers, out = gw.post(recorded("main_turn_opus_adaptive.json") | {"model": "claude-sonnet-4-6"},
+                                   headers=STAINLESS)
+    assert status == 429 and headers["retry-after"] == "7"
+    assert len(gw.up.generation_requests()) == 1 and gw.sleeps == []
+    # a client without its own retries (curl, a script) is still retried by the gateway
+    gw.up.clear()
+    gw.up.script(rate_limited(retry_after="1"))
+    status, _, _ = gw.post(recorded("main_turn_opus_adaptive.json") | {"model": "claude-sonnet-4-6"})
+    assert status == 200 and len(gw.up.generation_requests()) == 2
+
+
+def test_a_retrying_client_still_gets_the_fallback_route(gw: GW) -> None:
+    """What the client cannot do itself: the next route (architect falls back to default)."""
+    gw.up.script(rate_limited(retry_after="30"), model="claude-opus-4-7")
+    status, headers, _ = gw.post(recorded("main_turn_opus_adaptive.json") | {"model": "architect"},
+                                 headers=STAINLESS)
+    assert status == 200 and headers["x-routesh-route"] == "default"
+    assert [r.model for r in gw.up.generation_requests()] == ["claude-opus-4-7", "claude-sonnet-4-6"]
+
+
+@pytest.mark.parametrize(("prefix", "status", "fix"), [
+    ("/broken", 401, "routesh keys set nokey"),
+    ("/subscribed", 502, "auth: subscription"),
+])
+def test_permanent_errors_say_the_fix_stop_retries_and_are_recorded(gw: GW, prefix: str, status: int,
+                                                                      fix: str) -> None:
+    body = {"model": "claude-sonnet-4-6", "max_tokens": 100, "stream": True,
+            "messages": [{"role": "user", "content": f"{prefix} hello"}]}
+    got, headers, out = gw.post(body, headers=STAINLESS)
+    assert got == status and headers["x-should-retry"] == "false"
+    assert fix in json.loads(out)["error"]["message"]
+    assert gw.up.generation_requests() == []
+    assert any(fix in line for line in gw.logs)
+    rows = gw.rows()
+    assert rows and rows[-1]["status"] == "error" and fix in rows[-1]["error"]
+
+
+def test_upstream_request_id_survives_the_re_encoded_error(gw: GW) -> None:
+    gw.up.script(Fault(status=400, message="bad thing"))
+    status, _, out = gw.post(recorded("main_turn_opus_adaptive.json") | {"model": "claude-sonnet-4-6"})
+    assert status == 400
+    err = json.loads(out)
+    assert err["error"]["message"] == "bad thing" and err["request_id"].startswith("req_")
+
+
+# ------------------------------------------------------------------------------------------------ keys echoed
+
+
+def test_keys_echoed_mid_stream_or_in_headers_never_reach_the_client(gw: GW) -> None:
+    gw.up.configure(repeat=5)
+    gw.up.script(replace(stream_error_after(4), echo_key=True))
+    status, headers, out = gw.post(recorded("main_turn_opus_adaptive.json") | {"model": "claude-sonnet-4-6"})
+    assert status == 200
+    blob = out.decode() + json.dumps(headers)
+    assert ANTH_KEY not in blob and ANTH_KEY[-12:] not in blob
+    assert "key removed by routesh" in out.decode()
+    assert sse_events(out)[-1]["type"] == "error"
+    assert headers["cache-control"] == "no-cache"
+
+
+def test_stream_mask_holds_back_a_key_split_across_reads() -> None:
+    from routesh.gateway.mask import StreamMask, key_bytes
+
+    key = "sk-odd-no-known-prefix-0123456789"
+    m = StreamMask(key_bytes([key, None, "short"]))
+    text = f"data: hello sk-o and {key} bye"
+    out = b""
+    for i in range(0, len(text), 5):
+        out += m.feed(text[i:i + 5].encode())
+    out += m.close()
+    assert out == text.replace(key, "[key removed by routesh]").encode()
+
+
+# ------------------------------------------------------------------------------------------------ translated
+
+
+def test_translated_stream_broken_after_its_finish_chunk_is_a_complete_answer(gw: GW) -> None:
+    text = "All done here."
+    gw.up.configure(text=text, repeat=1, openai_usage="separate")
+    gw.up.script(drop_after(1 + len(split_text(text)) + 1))  # role, deltas, finish: then the connection drops
+    body = recorded("main_turn_opus_adaptive.json") | {"model": "bg"}
+    status, _, out = gw.post(body)
+    assert status == 200
+    events = sse_events(out)
+    assert [e["type"] for e in events][-2:] == ["message_delta", "message_stop"]
+    assert events[-2]["delta"]["stop_reason"] == "end_turn"
+    assert "".join(e["delta"].get("text", "") for e in events if e["type"] == "content_block_delta") == text
+    assert gw.rows()[-1]["status"] == "ok"
