@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,42 @@ def test_generated_commands_are_not_offered_to_the_model_as_skills(claude_exe: s
         r = routesh_code(env, tmp_path, "-p", "/architect design a cache", "--output-format", "json")
         assert r.returncode == 0, r.stderr
         assert [q.json["model"] for q in up.generation_requests()] == ["claude-architect-model"]
+
+
+PERMANENT = """
+version: 1
+default_route: main
+default_profile: personal
+providers:
+  nokey: {{type: anthropic, base_url: "{url}", key_env: CC_TEST_NO_SUCH_KEY}}
+  subs:  {{type: anthropic, base_url: "{url}", auth: subscription}}
+routes:
+  main: {{provider: {provider}, model: claude-main-model{via}}}
+profiles:
+  personal: {{}}
+"""
+
+
+@pytest.mark.parametrize(("provider", "fix"), [("nokey", "routesh keys set nokey"), ("subs", "auth: subscription")])
+def test_a_route_that_cannot_work_is_one_attempt_with_the_fix_in_log_and_ledger(
+        claude_exe: str, tmp_path: Path, provider: str, fix: str) -> None:
+    """Claude Code retried a missing key's 401 at least 9 times and a subscription route's 502 for 181 s;
+    with x-should-retry: false it asks once."""
+    with Upstream() as up:
+        cfg = tmp_path / "routes.yaml"
+        via = ", via: claude-code" if provider == "subs" else ""
+        cfg.write_text(PERMANENT.format(url=up.url, provider=provider, via=via))
+        log = tmp_path / "gateway.log"
+        env = _env(tmp_path) | {"ROUTESH_CONFIG": str(cfg)}
+        env.pop("CC_TEST_NO_SUCH_KEY", None)
+        t = time.monotonic()
+        r = routesh_code(env, tmp_path, "-v", f"--gateway-log={log}", "-p", "hi", "--output-format", "json")
+        assert r.returncode != 0
+        assert time.monotonic() - t < 60
+        assert fix in json.loads(r.stdout)["result"]
+        assert up.generation_requests() == []
+        assert fix in log.read_text()
+        db = sqlite3.connect(tmp_path / "data" / "routesh" / "usage.db")
+        rows = db.execute("SELECT status, error FROM attempts").fetchall()
+        db.close()
+        assert len(rows) == 1 and rows[0][0] == "error" and fix in rows[0][1]

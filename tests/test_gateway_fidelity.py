@@ -179,3 +179,35 @@ def test_translated_stream_broken_after_its_finish_chunk_is_a_complete_answer(gw
     assert events[-2]["delta"]["stop_reason"] == "end_turn"
     assert "".join(e["delta"].get("text", "") for e in events if e["type"] == "content_block_delta") == text
     assert gw.rows()[-1]["status"] == "ok"
+
+
+def test_a_server_tool_an_openai_route_cannot_serve_is_an_explicit_error(gw: GW) -> None:
+    """A subagent's web search on an OpenAI subagent route was sent without the tool: the search silently
+    did not happen. Now it is refused, with the fix, and nothing is sent."""
+    body = recorded("subagent_tool_result_blocks.json") | {"model": "bg"}
+    body["tools"] = [*body["tools"], {"type": "web_search_20250305", "name": "web_search", "max_uses": 5}]
+    status, headers, out = gw.post(body, headers=STAINLESS)
+    assert status == 400 and headers["x-should-retry"] == "false"
+    message = json.loads(out)["error"]["message"]
+    assert "web_search" in message and "code.web_search" in message
+    assert gw.up.generation_requests() == []
+    assert gw.rows()[-1]["status"] == "error"
+
+
+def test_mid_system_is_set_from_routes_yaml() -> None:
+    from routesh.configfile import parse
+    from routesh.gateway.translate import to_openai_request
+    from routesh.gateway.translated import openai_options
+    from routesh.yamlnodes import ConfigError
+
+    text = CONFIG.format(url="http://127.0.0.1:1").replace(
+        '  oai:  {type: openai, base_url: "http://127.0.0.1:1/v1", key_env: GW_TEST_OAI_KEY}',
+        '  oai:  {type: openai, base_url: "http://127.0.0.1:1/v1", key_env: GW_TEST_OAI_KEY, mid_system: user}')
+    config = parse(text, "x.yaml")
+    provider = config.providers["oai"]
+    opts = openai_options(provider, config.routes["bg"], "gpt-bg")
+    assert opts.mid_system == "user"
+    req = to_openai_request(recorded("subagent_tool_result_blocks.json"), opts)
+    assert [m["role"] for m in req["messages"]].count("system") == 1 and req["messages"][0]["role"] == "system"
+    with pytest.raises(ConfigError, match="mid_system"):
+        parse(text.replace("mid_system: user", "mid_system: developer"), "x.yaml")

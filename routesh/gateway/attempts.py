@@ -109,6 +109,17 @@ class Attempts:
                     f"subscription`, then `routesh keys set {provider.name} --profile {profile.name}`) or point "
                     f"this kind of request at another route in routes.yaml"))
                 continue
+            if provider.type == "openai":
+                from .translate import server_tools
+
+                unserved = server_tools(job.body.get("tools"))
+                if unserved:
+                    last = last or self._permanent(job, route, provider, 400, (
+                        f"routesh: route {name} ({provider.name}, an OpenAI-compatible provider) cannot run "
+                        f"Anthropic's server tool {', '.join(unserved)}, and it is never dropped silently; point "
+                        f"code.web_search (or this route's fallback) at a route on an Anthropic provider"),
+                        "invalid_request_error")
+                    continue
             try:
                 key = await self.key(profile.name, provider)
             except KeyMissing as exc:

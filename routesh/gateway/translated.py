@@ -34,6 +34,8 @@ def openai_options(provider: Provider, route: Route, model: str) -> Any:
         kw.update(reasoning="none")
     elif "dashscope" in host or "siliconflow" in host:
         kw.update(reasoning="enable_thinking")
+    if provider.mid_system:
+        kw["mid_system"] = provider.mid_system  # routes.yaml: providers.NAME.mid_system
     return OpenAIOptions(**kw)
 
 
