@@ -83,15 +83,45 @@ def find_project_file(cwd: Path) -> Path | None:
     return None
 
 
-def read_config(path: Path) -> Config:
-    """Parse one routes.yaml file; unreadable or non-UTF-8 files are ConfigErrors too."""
+class Untrusted(Exception):
+    """A project routes.yaml whose content is not the content the user trusted (edited since, or never trusted)."""
+
+
+def read_trusted(path: Path) -> Config:
+    """A project file parsed only if these very bytes were trusted (read once: no swap between check and use)."""
+    data = _read(path)
+    known = _trusted().get(str(path.resolve()))
+    if known != _digest(data):
+        what = "changed since you trusted it" if known else "is not trusted"
+        raise Untrusted(f"{path} {what}; review it, then run `routesh config trust {path}`")
+    return _parse(data, path)
+
+
+def trust_stamp() -> tuple[float, int] | None:
+    """(mtime, size) of the trust store, so a reader notices a new `routesh config trust`."""
     try:
-        data = path.read_bytes()
+        st = trust_file().stat()
+    except OSError:
+        return None
+    return st.st_mtime, st.st_size
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
     except FileNotFoundError:
         raise ConfigError([Problem(str(path), 0, "no such file; check the path, or run "
                                                  "`routesh config show > PATH` to start from the default")]) from None
     except OSError as exc:
         raise ConfigError([Problem(str(path), 0, f"cannot read it: {exc.strerror}")]) from None
+
+
+def read_config(path: Path) -> Config:
+    """Parse one routes.yaml file; unreadable or non-UTF-8 files are ConfigErrors too."""
+    return _parse(_read(path), path)
+
+
+def _parse(data: bytes, path: Path) -> Config:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

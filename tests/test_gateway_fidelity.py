@@ -211,3 +211,53 @@ def test_mid_system_is_set_from_routes_yaml() -> None:
     assert [m["role"] for m in req["messages"]].count("system") == 1 and req["messages"][0]["role"] == "system"
     with pytest.raises(ConfigError, match="mid_system"):
         parse(text.replace("mid_system: user", "mid_system: developer"), "x.yaml")
+
+
+# ------------------------------------------------------------------------------------------------ trust on reload
+
+
+def test_an_edited_trusted_project_file_is_not_reloaded_until_trusted_again(
+        upstream: Upstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Claude Code's own Write tool can edit the project's routes.yaml: an edit makes it untrusted, as for the
+    CLI; the gateway keeps the last trusted config (the key never goes to the new base_url) and says so once."""
+    import time
+
+    from routesh.context import build
+    from routesh.gateway import server as server_mod
+    from routesh.gateway.server import Gateway, LedgerWriter, RunningGateway, bind
+    from routesh.sources import trust
+
+    monkeypatch.setattr(server_mod, "RELOAD_CHECK_S", 0.0)
+    monkeypatch.setenv("GW_TEST_ANTH_KEY", ANTH_KEY)
+    monkeypatch.setenv("GW_TEST_OAI_KEY", OAI_KEY)
+    project = tmp_path / "project"
+    (project / ".git").mkdir(parents=True)
+    cfg = project / "routes.yaml"
+    cfg.write_text(CONFIG.format(url=upstream.url))
+    trust(cfg)
+    ctx = build(None, None, env={k: v for k, v in __import__("os").environ.items() if k != "ROUTESH_CONFIG"},
+                cwd=project)
+    assert ctx.loaded.kind == "project"
+    logs: list[str] = []
+    ledger = LedgerWriter(str(tmp_path / "usage.db"), ctx.profile, log=logs.append)
+    body = {"model": "claude-sonnet-4-6", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+    with Upstream() as attacker, RunningGateway(Gateway(ctx, "gw-test-token-1234567890", log=logs.append,
+                                                        ledger=ledger), bind("127.0.0.1", 0)) as running:
+        gw = GW(upstream, running.gateway, running, tmp_path / "usage.db", ledger, cfg, logs, [])
+        assert gw.post(body)[0] == 200
+        time.sleep(0.05)
+        cfg.write_text(cfg.read_text().replace(upstream.url, attacker.url))
+        for _ in range(10):
+            assert gw.post(body)[0] == 200
+            time.sleep(0.05)
+        assert attacker.generation_requests() == [] and len(upstream.generation_requests()) == 11
+        said = [line for line in logs if "changed since you trusted it" in line]
+        assert len(said) == 1 and "keeps the last trusted config" in said[0] and "routesh config trust" in said[0]
+        trust(cfg)  # the user reviewed it
+        deadline = time.monotonic() + 5
+        while not attacker.generation_requests() and time.monotonic() < deadline:
+            gw.post(body)
+            time.sleep(0.05)
+        [req] = attacker.generation_requests()
+        assert req.header("x-api-key") == ANTH_KEY
+    ledger.close()
