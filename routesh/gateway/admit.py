@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 from ..policy import apply_budget, check, check_budget
 from ..router import Decision, fallback_chain
 from . import jsonsplice, offload
-from .classify import Classification, classify, latest_user_text, outgoing_text
+from .classify import Classification, classify, latest_user_text
 from .framing import Request, error_body, respond
 
 if TYPE_CHECKING:
     from ..config import Config, Provider, Route
+    from .screening import Screener
     from ..context import Context
     from .records import LedgerWriter
 
@@ -99,6 +100,7 @@ class Admission:
         requests: int
         ledger: LedgerWriter | None
         ctx: Context
+        _screener: Screener
 
         def _maybe_reload(self) -> None: ...
         def _note(self, job: Job, msg: str) -> None: ...
@@ -135,19 +137,28 @@ class Admission:
         return await self._run(job, verdict.routes, writer)
 
     async def _screen(self, job: Job, profile: str, on_secret: str) -> str | None:
-        """Secrets in the latest turn (typed, or read by a tool): why to refuse, or None to send.
+        """Secrets anywhere in what would leave (screening.py): why to refuse, or None to send.
 
+        Only the parts not seen clean before are scanned; a long one off the loop (offload.py).
         Claude Code's context cannot be rewritten safely from here, so `redact` refuses like `block`.
         """
-        found = await offload.screen(outgoing_text(job.body["messages"]))
-        if found is None:
+        from .screening import Hit, describe_hits
+
+        hits: list[Hit] = []
+        for where, text, digest in self._screener.new_parts(job.body):
+            found = await offload.screen(text)
+            if found is not None:
+                hits.append(Hit(where, found))
+            if found is None or on_secret == "warn":  # a hit let through is not reported again
+                self._screener.remember(digest)
+        if not hits:
             return None
         if on_secret == "warn":
-            self._note(job, f"secret sent (on_secret: warn): {found}")
+            self._note(job, f"secret sent (on_secret: warn): {describe_hits(hits)}")
             return None
-        return (f"the latest turn contains {found}; profile '{profile}' does not send secrets "
-                f"(on_secret: {on_secret}). Remove the secret from what Claude Code read or was given, then rewind "
-                "(Esc Esc) past this turn")
+        return (f"{describe_hits(hits)}; profile '{profile}' does not send secrets (on_secret: {on_secret}). "
+                "Remove the secret from what Claude Code read or was given (a file, CLAUDE.md, a tool's output), "
+                "then rewind (Esc Esc) past the turn that brought it in")
 
     def _refuse(self, job: Job, writer: asyncio.StreamWriter, why: str) -> bool:
         ctx = self.ctx

@@ -143,25 +143,6 @@ def latest_user_text(messages: Any) -> str:
     return "\n".join(t for _, t in found[1]) if found else ""
 
 
-def outgoing_text(messages: Any) -> str:
-    """All text the latest user message carries: what was typed and what tools returned (files read, output)."""
-    parts: list[str] = []
-
-    def walk(content: Any) -> None:
-        if isinstance(content, str):
-            parts.append(content)
-        elif isinstance(content, list):
-            for block in content:
-                if isinstance(block, dict):
-                    if block.get("type") == "text" and isinstance(block.get("text"), str):
-                        parts.append(block["text"])
-                    elif block.get("type") == "tool_result":
-                        walk(block.get("content"))
-
-    walk(_last_user_content(messages))
-    return "\n".join(parts)
-
-
 def _last_user_content(messages: Any) -> Any:
     """The content of the last user message (trailing mid-conversation system messages skipped)."""
     if not isinstance(messages, list):

@@ -42,6 +42,7 @@ from .framing import Request, error_body
 from .front import FrontDoor, Limits
 from .ledger_writer import LedgerWriter, Log, _stderr
 from .records import Records
+from .screening import Screener
 from .relay import Relay
 
 __all__ = ["Failure", "Gateway", "LedgerWriter", "Limits", "Request", "RunningGateway", "bind", "error_body",
@@ -83,6 +84,7 @@ class Gateway(FrontDoor, Admission, Attempts, Relay, Records):
         self._last_check = time.monotonic()
         self._reloading = False
         self._said: str | None = None
+        self._screener = Screener()
         self.pool = Pool()
         self.requests = 0
         self._tasks: set[asyncio.Task[None]] = set()
