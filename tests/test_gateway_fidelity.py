@@ -261,3 +261,27 @@ def test_an_edited_trusted_project_file_is_not_reloaded_until_trusted_again(
         [req] = attacker.generation_requests()
         assert req.header("x-api-key") == ANTH_KEY
     ledger.close()
+
+
+# ------------------------------------------------------------------------------------------------ budgets
+
+
+def test_concurrent_requests_cannot_race_past_a_budget(upstream: Upstream, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """50 requests at once against a $0.0001/day budget were all answered; now each admitted one holds its
+    estimated cost, so while the first is in flight the rest see the budget as spent."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from upstream import slow_first_byte
+
+    monkeypatch.setenv("GW_TEST_ANTH_KEY", ANTH_KEY)
+    cfg = tmp_path / "routes.yaml"
+    cfg.write_text(CONFIG.format(url=upstream.url))
+    upstream.script(replace(slow_first_byte(1.0), times=50))
+    body = {"model": "claude-sonnet-4-6", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
+    for g in _gateway(upstream, tmp_path, cfg, "broke"):
+        with ThreadPoolExecutor(50) as pool:
+            statuses = list(pool.map(lambda _: g.post(body)[0], range(50)))
+        assert statuses.count(200) == 1 and statuses.count(403) == 49
+        assert len(upstream.generation_requests()) == 1
+        assert g.gateway._reserved.total == 0 and g.gateway._reserved.in_flight == 0  # settled

@@ -19,6 +19,7 @@ from .framing import Request, error_body, respond
 
 if TYPE_CHECKING:
     from ..config import Config, Provider, Route
+    from .budget import Reservations
     from .screening import Screener
     from ..context import Context
     from .records import LedgerWriter
@@ -101,6 +102,7 @@ class Admission:
         ledger: LedgerWriter | None
         ctx: Context
         _screener: Screener
+        _reserved: Reservations
 
         def _maybe_reload(self) -> None: ...
         def _note(self, job: Job, msg: str) -> None: ...
@@ -130,10 +132,18 @@ class Admission:
             if refusal:
                 return self._refuse(job, writer, refusal)
         if profile.budget is not None and self.ledger is not None:
+            from .budget import estimate_usd
+
             today, month = self.ledger.spent_now()
-            verdict = apply_budget(verdict, check_budget(profile, today, month, datetime.now()), config, profile)
+            held = self._reserved.total  # admitted, still in flight (budget.py)
+            verdict = apply_budget(verdict, check_budget(profile, today + held, month + held, datetime.now()),
+                                   config, profile)
             if not verdict.allowed:
                 return self._refuse(job, writer, verdict.why)
+            model = ctx.catalog.resolve(config.routes[verdict.routes[0]].model)
+            estimate = estimate_usd(ctx.catalog, model, cls.estimated_tokens, job.body.get("max_tokens"))
+            with self._reserved.hold(estimate):
+                return await self._run(job, verdict.routes, writer)
         return await self._run(job, verdict.routes, writer)
 
     async def _screen(self, job: Job, profile: str, on_secret: str) -> str | None:

@@ -37,6 +37,7 @@ from ..context import Context
 from ..policy import route_refusal
 from .admit import Admission
 from .attempts import Attempts, Failure, retry_after_seconds, scrub
+from .budget import Reservations
 from .client import Pool
 from .framing import Request, error_body
 from .front import FrontDoor, Limits
@@ -85,6 +86,7 @@ class Gateway(FrontDoor, Admission, Attempts, Relay, Records):
         self._reloading = False
         self._said: str | None = None
         self._screener = Screener()
+        self._reserved = Reservations()
         self.pool = Pool()
         self.requests = 0
         self._tasks: set[asyncio.Task[None]] = set()
