@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_gateway_claude import CONFIG, _env, _user_texts
+from test_gateway_claude import CONFIG, _env
 from test_gateway_proxy import TunnelProxy
 from upstream import Upstream, claude_exe_fixture, self_signed_tls  # noqa: F401 - fixture
 
@@ -106,3 +106,20 @@ def test_a_route_that_cannot_work_is_one_attempt_with_the_fix_in_log_and_ledger(
         rows = db.execute("SELECT status, error FROM attempts").fetchall()
         db.close()
         assert len(rows) == 1 and rows[0][0] == "error" and fix in rows[0][1]
+
+
+def test_model_haiku_main_turns_are_main_on_the_small_model(claude_exe: str, tmp_path: Path) -> None:
+    """`--model haiku` (as `/model haiku`) makes main turns ask for ANTHROPIC_DEFAULT_HAIKU_MODEL, routesh's
+    background name: they go to the route of that model, labelled main, not background."""
+    with Upstream() as up:
+        up.configure(text="Hello from {model}.", repeat=1)
+        cfg = tmp_path / "routes.yaml"
+        cfg.write_text(CONFIG.format(url=up.url, kind="anth", prefix="claude"))
+        env = _env(tmp_path) | {"ROUTESH_CONFIG": str(cfg)}
+        r = routesh_code(env, tmp_path, "--model", "haiku", "-p", "hi", "--output-format", "json")
+        assert r.returncode == 0, r.stderr
+        assert [q.json["model"] for q in up.generation_requests()] == ["claude-bg-model"]
+        db = sqlite3.connect(tmp_path / "data" / "routesh" / "usage.db")
+        [(route, extra)] = db.execute("SELECT route, extra FROM attempts").fetchall()
+        db.close()
+        assert route == "bg" and json.loads(extra)["class"] == "main"

@@ -86,6 +86,17 @@ def test_thinking_is_reshaped_for_the_model_that_answers(gw: GW, recording: str,
     assert "effort" not in (req.json.get("output_config") or {}) or route == "architect"
 
 
+def test_recorded_subagent_request_with_only_the_agent_id_header_goes_to_the_subagent_route(gw: GW) -> None:
+    """With only `routesh serve`'s exports (no model names), Claude Code 2.1.197's subagent requests say what they
+    are with x-claude-code-agent-id (parent-agent-id only for a subagent's own subagents): replayed as recorded."""
+    rec = json.loads((RECORDED / "subagent_tool_result_blocks.json").read_text())
+    headers = {k: v for k, v in rec["headers"].items() if k.lower().startswith("x-claude-code-")
+               and k.lower() != "x-claude-code-parent-agent-id"}
+    status, got, _ = gw.post(rec["body"] | {"model": "claude-opus-4-8"}, headers=headers)
+    assert status == 200 and got["x-routesh-class"] == "subagent" and got["x-routesh-route"] == "sub"
+    assert [r.model for r in gw.up.generation_requests()] == ["gpt-sub"]
+
+
 # ------------------------------------------------------------------------------------------------ retries
 
 
