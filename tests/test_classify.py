@@ -196,7 +196,8 @@ def test_ultrathink_typed_in_the_latest_human_turn_is_think_on_every_family(full
 
 
 def test_effort_max_is_think(full: Any) -> None:
-    assert classify(req("hi", thinking={"type": "adaptive"}, output_config={"effort": "max"}), full, NOW).kind == "think"
+    adaptive = {"type": "adaptive"}
+    assert classify(req("hi", thinking=adaptive, output_config={"effort": "max"}), full, NOW).kind == "think"
     assert classify(req("hi", thinking={"type": "adaptive"}, output_config={"effort": "xhigh"}), full, NOW).kind \
         == "main"
 

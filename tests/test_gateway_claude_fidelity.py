@@ -60,7 +60,9 @@ def test_generated_commands_are_not_offered_to_the_model_as_skills(claude_exe: s
         (req,) = up.generation_requests()
         text = req.body.decode()
         at = text.index("skills are available for use with the Skill tool")
-        skills = text[at:re.compile(r'(?<!\\)"').search(text, at).end()]  # type: ignore[union-attr]  # to the string's end
+        end = re.compile(r'(?<!\\)"').search(text, at)  # the end of that JSON string
+        assert end is not None
+        skills = text[at:end.end()]
         assert "update-config" in skills and "architect" not in skills
         # and typing it still routes
         up.clear()

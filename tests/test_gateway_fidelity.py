@@ -32,7 +32,8 @@ def gw(upstream: Upstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     text = CONFIG.format(url=upstream.url)
     text = text.replace("  nokey:", f'  subs: {{type: anthropic, base_url: "{upstream.url}", auth: subscription}}\n'
                                    "  nokey:", 1)
-    text = text.replace("  broken:", "  subscribed: {provider: subs, model: claude-sonnet-4-6, via: claude-code}\n  broken:", 1)
+    route = "  subscribed: {provider: subs, model: claude-sonnet-4-6, via: claude-code}\n"
+    text = text.replace("  broken:", route + "  broken:", 1)
     text = text.replace("rules:\n", "rules:\n  - {prefix: /subscribed, route: subscribed}\n", 1)
     cfg = tmp_path / "routes.yaml"
     cfg.write_text(text)

@@ -1,4 +1,4 @@
-"""The user's HTTP proxy: the gateway's upstream connections honour HTTPS_PROXY/HTTP_PROXY/NO_PROXY, over real sockets."""
+"""The user's HTTP proxy: the gateway's upstream connections honour HTTPS_PROXY/HTTP_PROXY/NO_PROXY (real sockets)."""
 
 from __future__ import annotations
 
@@ -102,8 +102,8 @@ def _proxied_gw(up: Upstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, e
     yield from _gateway(up, tmp_path, cfg, None)
 
 
-def test_https_upstream_goes_through_the_users_proxy_in_a_tunnel(tls_upstream: Upstream, proxy: TunnelProxy,
-                                                                 tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_https_upstream_goes_through_the_users_proxy_in_a_tunnel(
+        tls_upstream: Upstream, proxy: TunnelProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for gw in _proxied_gw(tls_upstream, tmp_path, monkeypatch, {"HTTPS_PROXY": proxy.url, "NO_PROXY": "example.org"}):
         status, _, body = gw.post(request())
         assert status == 200 and answer_text(body) == "Hello from claude-sonnet-4-6."
@@ -125,7 +125,8 @@ def test_no_proxy_bypasses_the_proxy(tls_upstream: Upstream, proxy: TunnelProxy,
 
 def test_plain_http_upstream_uses_the_absolute_form_and_a_refusing_proxy_is_a_clear_error(
         upstream: Upstream, proxy: TunnelProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for gw in _proxied_gw(upstream, tmp_path, monkeypatch, {"HTTP_PROXY": f"http://u%40x:p%3Aw@127.0.0.1:{proxy.port}"}):
+    env = {"HTTP_PROXY": f"http://u%40x:p%3Aw@127.0.0.1:{proxy.port}"}
+    for gw in _proxied_gw(upstream, tmp_path, monkeypatch, env):
         status, _, body = gw.post(request())
         assert status == 502  # this proxy only tunnels
         head = proxy.seen[0].decode()
