@@ -19,10 +19,10 @@ from .framing import Request, error_body, respond
 
 if TYPE_CHECKING:
     from ..config import Config, Provider, Route
-    from .budget import Reservations
-    from .screening import Screener
     from ..context import Context
+    from .budget import Reservations
     from .records import LedgerWriter
+    from .screening import Screener
 
 
 @dataclass
