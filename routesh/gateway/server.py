@@ -43,8 +43,8 @@ from .framing import Request, error_body
 from .front import FrontDoor, Limits
 from .ledger_writer import LedgerWriter, Log, _stderr
 from .records import Records
-from .screening import Screener
 from .relay import Relay
+from .screening import Screener
 
 __all__ = ["Failure", "Gateway", "LedgerWriter", "Limits", "Request", "RunningGateway", "bind", "error_body",
            "is_loopback", "retry_after_seconds", "scrub", "serve_forever"]
