@@ -200,14 +200,16 @@ def test_subagent_turn_lands_on_the_subagent_route(claude_exe: str, fresh: Serve
 
 
 def test_small_fast_model_requests_land_on_the_background_route(claude_exe: str, fresh: Serve, tmp_path: Path) -> None:
-    """Claude Code's haiku alias resolves to ANTHROPIC_DEFAULT_HAIKU_MODEL, its background model."""
+    """Claude Code's haiku alias resolves to ANTHROPIC_DEFAULT_HAIKU_MODEL, its background model: the background
+    route. A turn of the agent loop the person put on that model (`model: haiku`, like `/model haiku`) is a main
+    turn there; only tool-less calls (titles, summaries) are background (tests/test_classify.py)."""
     (tmp_path / ".claude" / "commands").mkdir(parents=True)
     (tmp_path / ".claude" / "commands" / "quickie.md").write_text(
         "---\ndescription: on the small model\nmodel: haiku\n---\nReply with one word: $ARGUMENTS\n")
     rc, result, out = run_claude(claude_exe, fresh, "/quickie hello", cwd=tmp_path)
     assert rc == 0, out
     assert upstream_models(fresh) == [fresh.model("bg")]
-    assert json.loads(fresh.rows()[-1]["extra"])["class"] == "background"
+    assert fresh.rows()[-1]["route"] == "bg" and json.loads(fresh.rows()[-1]["extra"])["class"] == "main"
 
 
 def test_prefix_typed_inside_claude_code_routes_and_is_stripped(claude_exe: str, fresh: Serve, tmp_path: Path) -> None:
