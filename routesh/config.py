@@ -26,6 +26,7 @@ class Provider:
     needs_key: bool = True  # False for `key: none` (local models)
     auth: Auth = "api-key"  # subscription: Claude Code uses its own login, no key is passed
     line: int = 0
+    mid_system: str | None = None  # type openai: "user" for servers that reject system turns after the first
 
 
 @dataclass(frozen=True)

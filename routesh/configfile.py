@@ -26,7 +26,7 @@ from .yamlnodes import ConfigError, Problem, Reader, compose, did_you_mean, line
 
 TOP_KEYS = ("version", "default_route", "default_profile", "providers", "routes", "rules", "profiles", "models",
             "code", "claude", "attachments")
-PROVIDER_KEYS = ("type", "base_url", "key_env", "key", "auth", "description")
+PROVIDER_KEYS = ("type", "base_url", "key_env", "key", "auth", "description", "mid_system")
 ROUTE_KEYS = ("provider", "model", "via", "fallback", "max_output_tokens", "system", "timeout_s", "retries", "env",
               "description", "allow_upgrade", "on_refusal")
 RULE_KEYS = ("prefix", "keywords", "regex", "min_tokens", "max_tokens", "hours", "route", "description")
@@ -137,8 +137,9 @@ def _provider(r: Reader, name: str, node: Node) -> Provider:
         key_env = None
     base_url = _url(r, m.get("base_url"), f"{where}.base_url")
     auth = r.string(m.get("auth"), f"{where}.auth", AUTHS) or "api-key"
+    mid_system = r.string(m.get("mid_system"), f"{where}.mid_system", ("system", "user"))
     return Provider(name, ptype or "anthropic", base_url, key_env, needs_key=key != "none",  # type: ignore[arg-type]
-                    auth=auth, line=line_of(node))  # type: ignore[arg-type]
+                    auth=auth, line=line_of(node), mid_system=mid_system)  # type: ignore[arg-type]
 
 
 def _url(r: Reader, node: Node | None, where: str) -> str | None:

@@ -83,11 +83,34 @@ def find_project_file(cwd: Path) -> Path | None:
     return None
 
 
-def read_config(path: Path) -> Config:
-    """Parse one routes.yaml file; unreadable or non-UTF-8 files are ConfigErrors too."""
+class Untrusted(Exception):
+    """A project routes.yaml whose content is not the content the user trusted (edited since, or never trusted)."""
+
+
+def read_trusted(path: Path) -> Config:
+    """A project file parsed only if these very bytes were trusted (read once: no swap between check and use)."""
+    data = _read(path)
+    known = _trusted().get(str(path.resolve()))
+    if known != _digest(data):
+        what = "changed since you trusted it" if known else "is not trusted"
+        raise Untrusted(f"{path} {what}; review it, then run `routesh config trust {path}`")
+    return parse_bytes(data, str(path))
+
+
+def trust_stamp() -> tuple[float, int] | None:
+    """(mtime, size) of the trust store, so a reader notices a new `routesh config trust`."""
     try:
-        with path.open("rb") as f:  # read at most what could be valid: /dev/zero or a huge log named by mistake
-            data = f.read(MAX_CHARS * 4 + 1)
+        st = trust_file().stat()
+    except OSError:
+        return None
+    return st.st_mtime, st.st_size
+
+
+def _read(path: Path) -> bytes:
+    """A routes.yaml's bytes, at most what could be valid (/dev/zero or a huge log named by mistake stop there)."""
+    try:
+        with path.open("rb") as f:
+            return f.read(MAX_CHARS * 4 + 1)
     except FileNotFoundError:
         raise ConfigError([Problem(str(path), 0, "no such file; check the path, or run "
                                                  f"`routesh config init {path}` to start from the default")]) from None
@@ -95,7 +118,11 @@ def read_config(path: Path) -> Config:
         raise ConfigError([Problem(str(path), 0, "is a directory, not a routes.yaml file")]) from None
     except OSError as exc:
         raise ConfigError([Problem(str(path), 0, f"cannot read it: {exc.strerror}")]) from None
-    return parse_bytes(data, str(path))
+
+
+def read_config(path: Path) -> Config:
+    """Parse one routes.yaml file; unreadable or non-UTF-8 files are ConfigErrors too."""
+    return parse_bytes(_read(path), str(path))
 
 
 def parse_bytes(data: bytes, file: str) -> Config:

@@ -136,22 +136,70 @@ def test_recorded_subagent_by_model_and_by_header(full: Any) -> None:
     body, headers = recorded("subagent_tool_result_blocks.json")
     c = classify(body, full, NOW, raw=raw(body), headers=headers)
     assert (c.route, c.kind) == ("sub", "subagent")
-    # the x-claude-code-parent-agent-id header alone says it too
+    # the x-claude-code-agent-id header alone says it too: 2.1.197 sends it on every subagent request, and
+    # the parent-agent-id header only when the subagent was started by another subagent
     other = {**body, "model": "claude-sonnet-4-6"}
-    c = classify(other, full, NOW, raw=raw(other), headers=headers)
+    only_agent = {k: v for k, v in headers.items() if k != "x-claude-code-parent-agent-id"}
+    c = classify(other, full, NOW, raw=raw(other), headers=only_agent)
     assert (c.route, c.kind) == ("sub", "subagent")
-    assert "x-claude-code-parent-agent-id" in c.reason
+    assert "x-claude-code-agent-id" in c.reason
     # without either, it is a main turn
     c = classify(other, full, NOW, raw=raw(other), headers={})
     assert c.kind == "main"
 
 
-def test_recorded_thinking_budget_is_think(full: Any) -> None:
+def test_recorded_thinking_budget_below_the_default_is_not_think(full: Any) -> None:
+    """MAX_THINKING_TOKENS=8000 lowers the budget Claude Code sends on every turn: that is not a think request."""
     body, headers = recorded("thinking_budget_haiku.json")
     assert body["thinking"] == {"budget_tokens": 8000, "type": "enabled"}
     c = classify(body, full, NOW, raw=raw(body), headers=headers)
-    assert (c.route, c.kind) == ("think", "think")
-    assert "8,000" in c.reason
+    assert (c.route, c.kind) == ("main", "main")
+
+
+def test_recorded_default_budget_of_the_older_families_is_main(full: Any) -> None:
+    """sonnet-4-5 (like opus-4-5, opus-4-1, haiku-4-5) carries enabled/31999 on every main turn: main, not think."""
+    body, headers = recorded("plan_mode_sonnet45.json")
+    assert body["thinking"] == {"budget_tokens": 31999, "type": "enabled"}
+    without_plan = copy.deepcopy(body)
+    for m in without_plan["messages"]:
+        m["content"] = [b for b in m["content"] if "Plan mode is active" not in b.get("text", "")]
+    c = classify(without_plan, full, NOW, raw=raw(without_plan), headers=headers)
+    assert (c.route, c.kind) == ("main", "main") and "think" not in c.signals
+    # the same request in plan mode, as recorded, is a think turn
+    c = classify(body, full, NOW, raw=raw(body), headers=headers)
+    assert (c.route, c.kind) == ("think", "think") and "plan mode" in c.reason
+    # a raised MAX_THINKING_TOKENS is
+    raised = {**without_plan, "thinking": {"type": "enabled", "budget_tokens": 48000}, "max_tokens": 64000}
+    c = classify(raised, full, NOW, raw=raw(raised), headers=headers)
+    assert (c.route, c.kind) == ("think", "think") and "48,000" in c.reason
+
+
+@pytest.mark.parametrize("name", ["main_turn_opus_adaptive.json", "plan_mode_sonnet45.json",
+                                  "tool_result_error_sonnet.json"])
+def test_ultrathink_typed_in_the_latest_human_turn_is_think_on_every_family(full: Any, name: str) -> None:
+    """Adaptive families ignore "ultrathink" in what they send; the gateway reads it from the turn itself."""
+    body, headers = recorded(name)
+    body = copy.deepcopy(body)
+    for m in body["messages"]:
+        if m["role"] == "user" and isinstance(m["content"], list):
+            m["content"] = [b for b in m["content"] if "Plan mode is active" not in b.get("text", "")]
+    index, texts = latest_human_turn(body["messages"])
+    block = texts[-1][0]
+    body["messages"][index]["content"][block]["text"] = "ultrathink: why is the cache cold?"
+    c = classify(body, full, NOW, raw=raw(body), headers=headers)
+    assert c.kind in ("think", "image"), c.reason
+    assert "think" in c.signals and c.signals.count("think") == 1
+    # ultrathink in a system reminder or an earlier turn is not the person asking now
+    body["messages"][index]["content"][block]["text"] = "<system-reminder>ultrathink</system-reminder>"
+    body["messages"][index]["content"].append({"type": "text", "text": "plain question"})
+    assert "think" not in classify(body, full, NOW, raw=raw(body), headers=headers).signals
+
+
+def test_effort_max_is_think(full: Any) -> None:
+    adaptive = {"type": "adaptive"}
+    assert classify(req("hi", thinking=adaptive, output_config={"effort": "max"}), full, NOW).kind == "think"
+    assert classify(req("hi", thinking={"type": "adaptive"}, output_config={"effort": "xhigh"}), full, NOW).kind \
+        == "main"
 
 
 def test_recorded_haiku_model_is_not_background(full: Any) -> None:
@@ -229,18 +277,19 @@ def test_model_naming_a_route_uses_it(full: Any) -> None:
     assert c.label == "model architect"
 
 
-def test_think_needs_enabled_and_a_positive_budget(full: Any) -> None:
+def test_think_needs_a_budget_above_claude_codes_default(full: Any) -> None:
     for thinking in ({"type": "adaptive"}, {"type": "disabled"}, {"type": "enabled"},
                      {"type": "enabled", "budget_tokens": 0}, {"type": "enabled", "budget_tokens": True},
-                     {"type": "enabled", "budget_tokens": "9000"}, None, {}):
+                     {"type": "enabled", "budget_tokens": "90000"}, {"type": "enabled", "budget_tokens": 1024},
+                     {"type": "enabled", "budget_tokens": 31999}, None, {}):
         assert classify(req("hi", thinking=thinking), full, NOW).kind == "main", thinking
-    assert classify(req("hi", thinking={"type": "enabled", "budget_tokens": 1024}), full, NOW).route == "think"
+    assert classify(req("hi", thinking={"type": "enabled", "budget_tokens": 32000}), full, NOW).route == "think"
 
 
 def test_long_context_beats_subagent_background_and_the_rest(full: Any) -> None:
     big = "word " * 300_000
     body = req(big, {"type": "image", "source": {"type": "url", "url": "http://x/y.png"}},
-               model=SENTINEL_SUBAGENT, thinking={"type": "enabled", "budget_tokens": 2000})
+               model=SENTINEL_SUBAGENT, thinking={"type": "enabled", "budget_tokens": 40000})
     c = classify(body, full, NOW, raw=raw(body))
     assert (c.route, c.kind) == ("long", "long_context")
     assert c.signals == ("long_context", "subagent", "image", "think")
@@ -270,7 +319,7 @@ def test_base64_images_are_not_counted_as_text(full: Any) -> None:
 
 def test_unset_classes_fall_through_in_order(bare: Any) -> None:
     config = parse(BARE + "code: {think: default}\n", "x.yaml")
-    body = req("hi", model=SENTINEL_BACKGROUND, thinking={"type": "enabled", "budget_tokens": 3000})
+    body = req("hi", model=SENTINEL_BACKGROUND, thinking={"type": "enabled", "budget_tokens": 40000})
     c = classify(body, config, NOW)
     assert (c.kind, c.route) == ("think", "default")
     assert "code.background is not set" not in c.reason  # background seen, but think decided
@@ -279,10 +328,36 @@ def test_unset_classes_fall_through_in_order(bare: Any) -> None:
 def test_web_search_and_image_and_think_order(full: Any) -> None:
     tool = {"type": "web_search_20250305", "name": "web_search"}
     img = {"type": "image", "source": {"type": "url", "url": "http://x"}}
-    think = {"type": "enabled", "budget_tokens": 2048}
+    think = {"type": "enabled", "budget_tokens": 48000}
     assert classify(req("q", img, tools=[tool], thinking=think), full, NOW).kind == "web_search"
     assert classify(req("q", img, thinking=think), full, NOW).kind == "image"
     assert classify(req("q", thinking=think), full, NOW).kind == "think"
+
+
+def test_web_search_wins_over_subagent_model_and_long_context(full: Any) -> None:
+    """A subagent's web search is still a search: it goes where searches can be served."""
+    tool = {"type": "web_search_20250305", "name": "web_search"}
+    c = classify(req("q", tools=[tool], model=SENTINEL_SUBAGENT), full, NOW)
+    assert (c.kind, c.route) == ("web_search", "web")
+    c = classify(req("q", tools=[tool]), full, NOW, headers={"x-claude-code-agent-id": "a1"})
+    assert (c.kind, c.route) == ("web_search", "web") and "subagent" in c.signals
+    big = req("word " * 90_000, tools=[tool], model="architect")
+    assert classify(big, full, NOW, raw=raw(big)).kind == "web_search"
+
+
+def test_main_turn_on_the_small_model_is_main_on_the_background_route(full: Any) -> None:
+    """`/model haiku` makes main turns ask for ANTHROPIC_DEFAULT_HAIKU_MODEL: they are main turns, with tools."""
+    body, headers = recorded("tool_result_error_sonnet.json")
+    body = {**body, "model": "claude-haiku-4-5-" + SENTINEL_BACKGROUND}
+    c = classify(body, full, NOW, raw=raw(body), headers=headers)
+    assert (c.kind, c.route) == ("main", "bg")
+    assert "background" not in c.signals
+    # without a background route it is an ordinary main turn
+    bare_bg = parse(FULL.replace("  background: bg\n", ""), "x.yaml")
+    assert classify(body, bare_bg, NOW, raw=raw(body), headers=headers).route == "main"
+    # the title request on the same model stays background
+    title, headers = recorded("background_title.json")
+    assert classify(title, full, NOW, raw=raw(title), headers=headers).kind == "background"
 
 
 def test_image_only_counts_in_the_last_user_message(full: Any) -> None:
@@ -329,6 +404,29 @@ def test_claude_code_slash_command_routes_and_its_block_is_removed(full: Any) ->
     out = strip_prefix(body, c.edit)  # type: ignore[arg-type]
     texts = [b["text"] for b in out["messages"][0]["content"]]
     assert texts == ["<system-reminder>\nctx\n</system-reminder>", "design a cache\n"]
+
+
+def test_recorded_prefix_after_a_local_command_routes(full: Any) -> None:
+    """Recorded interactively: `say hi`, `/cost`, then `/architect design the billing split`; the human turn opens
+    with /cost's <command-name> and <local-command-stdout> blocks, which are not what the person typed."""
+    body, headers = recorded("prefix_after_local_command.json")
+    c = classify(body, full, NOW, raw=raw(body), headers=headers)
+    assert (c.route, c.kind, c.prefix) == ("architect", "prefix", "/architect")
+    out = strip_prefix(body, c.edit)  # type: ignore[arg-type]
+    assert "<command-name>/architect" not in json.dumps(out)
+    assert latest_user_text(out["messages"]).endswith("design the billing split\n")
+
+
+@pytest.mark.parametrize("typed", ["/architect plan it", " /architect plan it"])
+def test_typed_prefix_after_local_command_blocks(full: Any, typed: str) -> None:
+    body = req("<command-name>/cost</command-name>\n  <command-message>cost</command-message>\n"
+               "  <command-args></command-args>\n", "<local-command-stdout>Total cost: $0.01</local-command-stdout>",
+               "<local-command-stderr>warn</local-command-stderr>", typed)
+    c = classify(body, full, NOW)
+    assert (c.route, c.prefix) == ("architect", "/architect")
+    assert strip_prefix(body, c.edit)["messages"][0]["content"][3]["text"] == "plan it"  # type: ignore[arg-type]
+    assert latest_user_text(body["messages"]).endswith(typed)
+    assert "local-command" not in latest_user_text(body["messages"])
 
 
 def test_other_slash_commands_do_not_route(full: Any) -> None:

@@ -98,6 +98,20 @@ def test_claude_env_points_at_the_gateway_and_clears_contradictions() -> None:
     assert base["ANTHROPIC_API_KEY"] == "sk-ant-x"  # the caller's mapping is untouched
 
 
+@pytest.mark.parametrize("theirs", [{}, {"NO_PROXY": "corp.example"}, {"no_proxy": "corp.example"},
+                                    {"NO_PROXY": " "}])
+def test_claude_env_keeps_loopback_out_of_the_users_proxy(theirs: dict[str, str]) -> None:
+    """Claude Code honours HTTP(S)_PROXY for loopback too: the gateway must be in NO_PROXY whatever the user set."""
+    base = {"HTTP_PROXY": "http://proxy:3128", "HTTPS_PROXY": "http://proxy:3128", **theirs}
+    env = claude_env(base, "http://127.0.0.1:5555", "tok")
+    for name in ("NO_PROXY", "no_proxy"):
+        entries = env[name].split(",")
+        assert {"127.0.0.1", "localhost", "::1"} <= set(entries)
+        if any(v.strip() for v in theirs.values()):
+            assert "corp.example" in entries  # the user's own entries stay
+    assert env["HTTP_PROXY"] == "http://proxy:3128"  # the proxy itself is left for Claude Code's other traffic
+
+
 def test_model_names_lead_with_the_anthropic_route_model() -> None:
     from routesh.catalog import Catalog
     from routesh.gateway.code import ModelNames, model_names
@@ -138,6 +152,7 @@ profiles: {p: {}}
     assert write_commands(config, tmp_path) == ["/architect"]
     text = (tmp_path / ".claude" / "commands" / "architect.md").read_text()
     assert "route architect (design work)" in text and text.rstrip().endswith("$ARGUMENTS")
+    assert "\ndisable-model-invocation: true\n" in text.split("---")[1] + "\n"  # typed by the person, never a skill
 
 
 def test_code_without_claude_is_a_clear_error(tmp_path: Path) -> None:

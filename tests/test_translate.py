@@ -175,12 +175,15 @@ def anthropic_items(body: dict[str, Any]) -> list[tuple[Any, ...]]:
     return items
 
 
-def openai_items(req: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """The same items read back from the OpenAI request."""
+def openai_items(req: dict[str, Any], trailing_system: bool = False) -> list[tuple[Any, ...]]:
+    """The same items read back from the OpenAI request (a trailing system turn is sent as a user reminder)."""
     items: list[tuple[Any, ...]] = []
-    for msg in req["messages"]:
+    last = len(req["messages"]) - 1 if trailing_system else -1
+    for i, msg in enumerate(req["messages"]):
         role, content = msg["role"], msg.get("content")
-        if role == "system":
+        if i == last and role == "user" and isinstance(content, str) and content.startswith("<system-reminder>\n"):
+            items.append(("system", content[len("<system-reminder>\n"):-len("\n</system-reminder>")]))
+        elif role == "system":
             items.append(("system", content))
         elif role == "tool":
             text, images = content, 0
@@ -241,7 +244,7 @@ def test_recorded_request_round_trips(path: Path) -> None:
     body = json.loads(path.read_text())["body"]
     req = to_openai_request(body)
     assert_valid_chat_request(req)
-    assert openai_items(req) == anthropic_items(body)
+    assert openai_items(req, body["messages"][-1]["role"] == "system") == anthropic_items(body)
     # Nothing cache-related or Anthropic-only leaks into the OpenAI request.
     flat = json.dumps(req)
     assert "cache_control" not in flat and "x-anthropic-billing-header" not in flat
@@ -265,6 +268,7 @@ def test_recorded_request_translates_with_every_option(path: Path) -> None:
         assert [m["role"] for m in req["messages"]].count("tool") == sum(
             1 for m in body["messages"] if isinstance(m["content"], list)
             for b in m["content"] if b["type"] == "tool_result")
+        assert req["messages"][-1]["role"] != "system"
         if opts.mid_system == "user":
             assert [m["role"] for m in req["messages"]].count("system") == 1
         if opts.schema_drop_keys:
@@ -276,8 +280,8 @@ def test_mid_conversation_system_messages_keep_their_place() -> None:
     body = recorded("subagent_tool_result_blocks.json")
     req = to_openai_request(body)
     roles = [m["role"] for m in req["messages"]]
-    assert roles == ["system", "user", "system", "assistant", "tool", "system"]
-    assert req["messages"][-1]["content"] == body["messages"][-1]["content"]
+    assert roles == ["system", "user", "system", "assistant", "tool", "user"]  # never ends with a system turn
+    assert req["messages"][-1]["content"] == f"<system-reminder>\n{body['messages'][-1]['content']}\n</system-reminder>"
     as_user = to_openai_request(body, OpenAIOptions(mid_system="user"))
     assert [m["role"] for m in as_user["messages"]] == ["system", "user", "user", "assistant", "tool", "user"]
     assert body["messages"][-1]["content"] in as_user["messages"][-1]["content"]

@@ -120,12 +120,23 @@ def test_anthropic_non_streaming_message(upstream: Upstream) -> None:
 
 def test_thinking_block_only_when_the_request_enables_thinking(upstream: Upstream) -> None:
     upstream.configure(thinking="Let me think.")
-    _, raw = post(upstream, "/v1/messages", {**ANTHROPIC_BODY, "stream": True,
+    _, raw = post(upstream, "/v1/messages", {**ANTHROPIC_BODY, "stream": True, "max_tokens": 2048,
                                              "thinking": {"type": "enabled", "budget_tokens": 1024}})
     deltas = [json.loads(d)["delta"]["type"] for n, d in sse_events(raw) if n == "content_block_delta"]
     assert deltas[0] == "thinking_delta" and "signature_delta" in deltas and deltas[-1] == "text_delta"
     _, raw = post(upstream, "/v1/messages", {**ANTHROPIC_BODY, "stream": True})
     assert all(json.loads(d)["delta"]["type"] == "text_delta" for n, d in sse_events(raw) if n == "content_block_delta")
+
+
+@pytest.mark.parametrize(("change", "says"), [
+    ({"thinking": {"type": "enabled", "budget_tokens": 1024}}, "max_tokens` must be greater"),
+    ({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": [
+        {"type": "thinking", "thinking": "t", "signature": ""}, {"type": "text", "text": "a"}]},
+        {"role": "user", "content": "more"}]}, "Invalid `signature`"),
+])
+def test_anthropic_checks_thinking_like_the_api(upstream: Upstream, change: dict, says: str) -> None:
+    resp, raw = post(upstream, "/v1/messages", {**ANTHROPIC_BODY, **change})
+    assert resp.status == 400 and says in json.loads(raw)["error"]["message"]
 
 
 def test_anthropic_invalid_request_is_rejected_like_the_api(upstream: Upstream) -> None:

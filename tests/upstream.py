@@ -671,6 +671,11 @@ class _Ctx:
     def _start_stream(self) -> None:
         headers = [("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache"),
                    ("transfer-encoding", "chunked")] + self._id_headers()
+        if self.fault is not None:
+            headers += list(self.fault.headers)
+            if self.fault.echo_key:  # a leaky proxy that reflects the credential in a header
+                keys = self._presented_keys()
+                headers.append(("x-debug-credential", keys[0] if keys else "<none>"))
         self.writer.write(self._head(200, headers))
 
     def _chunk(self, data: bytes) -> None:
@@ -735,6 +740,16 @@ class _Ctx:
         return {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
                 "last_id": data[-1]["id"] if data else None}
 
+    def _stream_error_message(self) -> str | None:
+        """A fault's own message for an in-stream error, with the caller's key in it when the fault echoes it."""
+        f = self.fault
+        if f is None:
+            return None
+        if f.echo_key:
+            keys = self._presented_keys()
+            return f"Request with key {keys[0] if keys else '<none>'} was cut off"
+        return f.message
+
     async def _fault_error(self, f: Fault) -> bool:
         assert f.status is not None
         extra = list(f.headers)
@@ -775,6 +790,14 @@ class _Ctx:
                 return f"messages.{i}.role: Input should be 'user', 'assistant' or 'system'"
         if b.get("system") is not None and not isinstance(b["system"], (str, list)):
             return "system: Input should be a valid string or list"
+        for i, msg in enumerate(msgs):  # as Anthropic: only it signs thinking, and it checks what comes back
+            for j, block in enumerate(msg.get("content") if isinstance(msg.get("content"), list) else ()):
+                if isinstance(block, dict) and block.get("type") == "thinking" and not block.get("signature"):
+                    return f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block"
+        thinking = b.get("thinking")
+        if isinstance(thinking, dict) and thinking.get("type") == "enabled" \
+                and isinstance(thinking.get("budget_tokens"), int) and thinking["budget_tokens"] >= b["max_tokens"]:
+            return "`max_tokens` must be greater than `thinking.budget_tokens`"
         return None
 
     def _validate_openai(self) -> str | None:
@@ -905,7 +928,7 @@ class _Ctx:
         malformed = (f'event: content_block_delta\ndata: {{"type":"content_block_delta","index":{index},'
                      f'"delta":{{"type":"text_delta","text":"broken\n\n').encode()
         etype = self.fault.stream_error_type if self.fault else "overloaded_error"
-        emsg = _ERRORS.get(529 if etype == "overloaded_error" else 500, _ERRORS[500])[3]
+        emsg = self._stream_error_message() or _ERRORS.get(529 if etype == "overloaded_error" else 500, _ERRORS[500])[3]
         error_event = ev("error", {"type": "error", "error": {"type": etype, "message": emsg},
                                    "request_id": self.request_id})
         return await self._emit_events(events, malformed, error_event) and self.keep_alive
@@ -966,7 +989,8 @@ class _Ctx:
         malformed = (b'data: {"id":"' + cid.encode()
                      + b'","object":"chat.completion.chunk","choices":[{"delta":{"content":"bro\n\n')
         etype = self.fault.stream_error_type if self.fault else "server_error"
-        error_event = b"data: " + json.dumps({"error": {"message": "The server had an error while processing "
+        error_event = b"data: " + json.dumps({"error": {"message": self._stream_error_message()
+                                                        or "The server had an error while processing "
                                                                    "your request. Sorry about that!",
                                                         "type": etype, "param": None, "code": None}}).encode() + b"\n\n"
         return await self._emit_events(events, malformed, error_event) and self.keep_alive

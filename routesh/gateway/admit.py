@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..policy import BudgetVerdict, apply_budget, check, check_budget
 from ..router import Decision, fallback_chain
 from . import jsonsplice, offload
-from .classify import Classification, classify, latest_user_text, outgoing_text
+from .classify import Classification, classify, latest_user_text
 from .framing import Request, error_body, respond
 
 if TYPE_CHECKING:
@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 
     from ..config import Config, Provider, Route
     from ..context import Context
+    from .budget import Reservations
     from .records import LedgerWriter
+    from .screening import Screener
 
 
 @dataclass
@@ -102,6 +104,8 @@ class Admission:
         ledger: LedgerWriter | None
         ctx: Context
         on_refused: Callable[[str], None] | None
+        _screener: Screener
+        _reserved: Reservations
 
         def _maybe_reload(self) -> None: ...
         def _note(self, job: Job, msg: str) -> None: ...
@@ -130,36 +134,55 @@ class Admission:
             refusal = await self._screen(job, profile.name, profile.on_secret)
             if refusal:
                 return self._refuse(job, writer, refusal)
-        verdict = apply_budget(verdict, self.budget_now(), config, profile)
+        verdict = apply_budget(verdict, self.budget_now(held=self._reserved.total), config, profile)
         if not verdict.allowed:
             return self._refuse(job, writer, verdict.why)
+        if profile.budget is not None:  # hold the estimate until settled, so concurrent requests cannot race past
+            from .budget import estimate_usd
+
+            model = ctx.catalog.resolve(config.routes[verdict.routes[0]].model)
+            estimate = estimate_usd(ctx.catalog, model, cls.estimated_tokens, job.body.get("max_tokens"))
+            with self._reserved.hold(estimate):
+                return await self._run(job, verdict.routes, writer)
         return await self._run(job, verdict.routes, writer)
 
-    def budget_now(self) -> BudgetVerdict | None:
-        """The profile's budget now (None: no budget); one that cannot be checked counts as spent, never as free."""
+    def budget_now(self, held: float = 0.0) -> BudgetVerdict | None:
+        """The profile's budget now (None: no budget); one that cannot be checked counts as spent, never as free.
+
+        `held`: the estimates of requests admitted and still in flight (budget.py), counted as spent at admission."""
         profile = self.ctx.profile
         if profile.budget is None:
             return None
         problem = "no usage ledger" if self.ledger is None else self.ledger.problem
         if problem is None:
             assert self.ledger is not None
-            return check_budget(profile, *self.ledger.spent_now(), datetime.now())
+            today, month = self.ledger.spent_now()
+            return check_budget(profile, today + held, month + held, datetime.now())
         return BudgetVerdict(True, f"profile '{profile.name}' has a budget but {problem}")
 
     async def _screen(self, job: Job, profile: str, on_secret: str) -> str | None:
-        """Secrets in the latest turn (typed, or read by a tool): why to refuse, or None to send.
+        """Secrets anywhere in what would leave (screening.py): why to refuse, or None to send.
 
+        Only the parts not seen clean before are scanned; a long one off the loop (offload.py).
         Claude Code's context cannot be rewritten safely from here, so `redact` refuses like `block`.
         """
-        found = await offload.screen(outgoing_text(job.body["messages"]))
-        if found is None:
+        from .screening import Hit, describe_hits
+
+        hits: list[Hit] = []
+        for where, text, digest in self._screener.new_parts(job.body):
+            found = await offload.screen(text)
+            if found is not None:
+                hits.append(Hit(where, found))
+            if found is None or on_secret == "warn":  # a hit let through is not reported again
+                self._screener.remember(digest)
+        if not hits:
             return None
         if on_secret == "warn":
-            self._note(job, f"secret sent (on_secret: warn): {found}")
+            self._note(job, f"secret sent (on_secret: warn): {describe_hits(hits)}")
             return None
-        return (f"the latest turn contains {found}; profile '{profile}' does not send secrets "
-                f"(on_secret: {on_secret}). Remove the secret from what Claude Code read or was given, then rewind "
-                "(Esc Esc) past this turn")
+        return (f"{describe_hits(hits)}; profile '{profile}' does not send secrets (on_secret: {on_secret}). "
+                "Remove the secret from what Claude Code read or was given (a file, CLAUDE.md, a tool's output), "
+                "then rewind (Esc Esc) past the turn that brought it in")
 
     def _refuse(self, job: Job, writer: asyncio.StreamWriter, why: str) -> bool:
         if self.on_refused is not None:

@@ -6,7 +6,7 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from ..policy import BudgetVerdict
     from .client import Pool
 
+# Sent by Claude Code and every Stainless-made SDK (anthropic, openai): the client retries 408/409/429/5xx itself.
+CLIENT_RETRY_HEADER = "x-stainless-retry-count"
 DEFAULT_BASE = {"anthropic": "https://api.anthropic.com", "openai": "https://api.openai.com/v1"}
 # Request headers that belong to this hop or to the client's credential for the gateway, never forwarded.
 _DROP_REQUEST = frozenset({"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer",
@@ -76,6 +78,8 @@ class Attempts:
 
         async def key(self, profile: str, provider: Provider) -> str | None: ...
         def budget_now(self) -> BudgetVerdict | None: ...
+        def _record(self, job: Job, attempt: int, route: Route, provider: Provider, model: str, status: str, *,
+                    error: str | None = None) -> None: ...
         def _finish(self, rec: AttemptInfo, status: str, *, error: str | None = None,
                     usage: Any = None) -> None: ...
         def _whole(self, rec: AttemptInfo, head: Head, data: bytes, writer: asyncio.StreamWriter,
@@ -84,29 +88,49 @@ class Attempts:
                                 openai: bool, watchdog: Watchdog) -> Failure | None: ...
 
     async def _run(self, job: Job, routes: tuple[str, ...], writer: asyncio.StreamWriter) -> bool:
-        """The plan: each route with its retries, like dispatch.Dispatcher.run; stops at the first answer."""
+        """The plan: each route with its retries, like dispatch.Dispatcher.run; stops at the first answer.
+
+        A client that retries by itself (Claude Code, any Anthropic SDK: x-stainless-retry-count) is not retried
+        for: an upstream status goes back at once with its retry-after, so its own backoff sees it and attempts do
+        not multiply. Only what the client cannot do is tried here: the next route, and a connection that failed
+        before any byte of an answer. A route that can never work (no key, a subscription) is a permanent error.
+        """
         ctx = self.ctx
         config, profile = ctx.config, ctx.profile
         plan = RoutePlan(config, ctx.catalog, routes, profile, lambda msg: self._note(job, msg), self.budget_now)
+        client_retries = CLIENT_RETRY_HEADER in job.req.headers
         attempt_no = 0
         last: Failure | None = None
         for name, route in plan:
             provider = config.provider_for(route, profile)
             if provider.auth == "subscription":
-                last = last or fail(502, f"route {name} uses provider {provider.name} with auth: subscription, "
-                                          "which only Claude Code itself can use; give the gateway an API key")
+                last = last or self._permanent(job, route, provider, 502, (
+                    f"routesh: route {name} uses provider {provider.name} with `auth: subscription`, which only "
+                    f"Claude Code itself can use, not the gateway; give {provider.name} an API key (remove `auth: "
+                    f"subscription`, then `routesh keys set {provider.name} --profile {profile.name}`) or point "
+                    f"this kind of request at another route in routes.yaml"))
                 continue
+            if provider.type == "openai":
+                from .translate import server_tools
+
+                unserved = server_tools(job.body.get("tools"))
+                if unserved:
+                    last = last or self._permanent(job, route, provider, 400, (
+                        f"routesh: route {name} ({provider.name}, an OpenAI-compatible provider) cannot run "
+                        f"Anthropic's server tool {', '.join(unserved)}, and it is never dropped silently; point "
+                        f"code.web_search (or this route's fallback) at a route on an Anthropic provider"),
+                        "invalid_request_error")
+                    continue
             try:
                 key = await self.key(profile.name, provider)
             except KeyMissing as exc:
-                last = last or fail(401, f"routesh: {exc}", "authentication_error")
-                self._note(job, f"skipping route {name}: {exc}")
+                last = last or self._permanent(job, route, provider, 401, f"routesh: {exc}", "authentication_error")
                 continue
             except Exception as exc:  # noqa: BLE001 - a locked or broken keyring: say so, try the next route
                 last = last or fail(500, f"routesh: cannot read the key for {provider.name}: {exc}")
                 self._note(job, f"skipping route {name}: {str(exc).splitlines()[0]}")
                 continue
-            retries = route.retries if route.retries is not None else DEFAULT_RETRIES  # Claude Code is the client
+            retries = route.retries if route.retries is not None else DEFAULT_RETRIES
             for retry in range(retries + 1):
                 attempt_no += 1
                 result = await self._attempt(job, route, provider, key, attempt_no, writer)
@@ -123,9 +147,12 @@ class Attempts:
                     self._keys.pop((profile.name, provider.name), None)  # maybe the key was replaced since
                     hint = auth_hint(profile.name, provider)
                     result.body = error_body(err.status, f"{err.message} — {hint}")
+                    result.headers = (*result.headers, ("x-should-retry", "false"))
                     break
                 if not is_retryable(err) or retry == retries:
                     break
+                if client_retries and (err.status is not None or err.kind == "timeout"):
+                    break  # the client's own backoff takes it from here (or the next route does)
                 if writer.transport.is_closing():
                     return False
                 wait = backoff_s(retry + 1, err.retry_after, self._rng)
@@ -140,6 +167,15 @@ class Attempts:
         respond(writer, last.status, last.body, keep=job.req.keep_alive, headers=headers)
         return job.req.keep_alive
 
+    def _permanent(self, job: Job, route: Route, provider: Provider, status: int, message: str,
+                   etype: str | None = None) -> Failure:
+        """A route that cannot work until the user changes something: said once, recorded, never retried."""
+        self.log(f"routesh: [{job.request_id}] {message}")
+        self._record(job, 0, route, provider, self.ctx.catalog.resolve(route.model), "error", error=message)
+        failure = fail(status, message, etype)
+        failure.headers = (("x-should-retry", "false"),)
+        return failure
+
     def _note(self, job: Job, msg: str) -> None:
         if self.verbose:
             self.log(f"routesh: [{job.request_id}] {msg}")
@@ -147,24 +183,31 @@ class Attempts:
     # -- one attempt --------------------------------------------------------------------------------------
 
     def _forward_body(self, job: Job, route: Route, model: str) -> bytes:
-        """The request for an anthropic-type upstream: the client's bytes with model (and prefix) swapped in place."""
+        """The request for an anthropic-type upstream: the client's bytes with a few values swapped in place.
+
+        The model; the prefix, when there was one; thinking, max_tokens and effort reshaped for the model that
+        answers (Claude Code shaped them for the one it believes it talks to); and thinking blocks without a
+        signature (from an earlier translated turn) dropped, since Anthropic rejects them.
+        """
         cached = job.bodies.get(route.name)
         if cached is not None:
             return cached
+        from .thinking import reshape_thinking
+
         changes: dict[str, Any] = {"model": model}
-        body = job.body
+        body: Mapping[str, Any] = job.body
         if job.cls.edit is not None:
             from .classify import strip_prefix
 
-            changes["messages"] = strip_prefix(body, job.cls.edit)["messages"]
-        cap = route.max_output_tokens
-        mt = body.get("max_tokens")
-        if cap and isinstance(mt, int) and mt > cap:
-            changes["max_tokens"] = cap
-            thinking = body.get("thinking")
-            if isinstance(thinking, dict) and isinstance(thinking.get("budget_tokens"), int) \
-                    and thinking["budget_tokens"] >= cap:
-                changes["thinking"] = {**thinking, "budget_tokens": max(1024, cap - 1)}
+            body = strip_prefix(body, job.cls.edit)
+            changes["messages"] = body["messages"]
+        if b'"signature":""' in job.req.body or b'"signature": ""' in job.req.body:
+            from .translate import strip_unsigned_thinking
+
+            stripped = strip_unsigned_thinking(body)
+            if stripped is not None:
+                changes["messages"] = stripped["messages"]
+        changes.update(reshape_thinking(body, model, route.max_output_tokens))
         data = jsonsplice.splice_bytes(job.req.body, job.text, job.spans, changes)
         job.bodies[route.name] = data
         return data
@@ -266,8 +309,11 @@ class Attempts:
             value = head.get(name)
             if value:
                 headers.append((name, value))
-        body = json.dumps({"type": "error", "error": {"type": etype, "message": message}}).encode()
-        return Failure(err, status, body, tuple(headers))
+        shaped: dict[str, Any] = {"type": "error", "error": {"type": etype, "message": message}}
+        request_id = None if openai else upstream_request_id(data)
+        if request_id:
+            shaped["request_id"] = request_id  # what Anthropic's support asks for; Claude Code shows it
+        return Failure(err, status, json.dumps(shaped).encode(), tuple(headers))
 
 
 @dataclass
@@ -325,6 +371,17 @@ def fail(status: int, message: str, etype: str | None = None, *, kind: str = "ht
 def describe(err: EngineError) -> str:
     return f"HTTP {err.status}: {err.message}" if err.status is not None else err.message
 
+
+
+def upstream_request_id(data: bytes) -> str | None:
+    """The top-level request_id of an Anthropic error body, when it has a plain one."""
+    if b'"request_id"' not in data:
+        return None
+    try:
+        value = json.loads(data).get("request_id")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) and value.isascii() and len(value) < 200 else None
 
 
 def anthropic_error_fields(data: bytes, status: int) -> tuple[str, str]:

@@ -7,14 +7,18 @@ guesses a class from real model names. The order of precedence, first that appli
 has a route configured under `code:` wins:
 
 1. prefix        the latest human text starts with a prefix rule's prefix (`/architect ...`), typed
-                 as text or run as the `/architect` command `routesh code` installs
-2. model         the request's model is a route's name (`claude --model architect`)
-3. long_context  the token estimate is over code.long_context_threshold
-4. subagent      model routesh-subagent, or Claude Code's x-claude-code-parent-agent-id header
-5. background    model routesh-background (Claude Code's small/fast model: titles, summaries)
-6. web_search    a web_search server tool is offered (not Claude Code's WebSearch client tool)
+                 as text or run as the `/architect` command `routesh code` installs; local commands
+                 (`/cost`: <command-name>/<local-command-stdout> blocks) before it are skipped
+2. web_search    a web_search server tool is offered (not Claude Code's WebSearch client tool): a
+                 capability, so it wins over who asked (a subagent's search is still a search)
+3. model         the request's model is a route's name (`claude --model architect`)
+4. long_context  the token estimate is over code.long_context_threshold
+5. subagent      model routesh-subagent, or Claude Code's x-claude-code-agent-id header
+6. background    model routesh-background without tools (Claude Code's small/fast model: titles,
+                 summaries); a main turn on that model (`/model haiku`) is main, on the background route
 7. image         an image block in the latest user message, tool results included
-8. think         thinking enabled with a budget (not `adaptive`, not merely present)
+8. think         see thinking.think_reason: a budget above Claude Code's default, "ultrathink" typed in the
+                 latest human turn, plan mode, or effort max (never merely a `thinking` field)
 9. main          code.default, else default_route
 """
 
@@ -28,7 +32,7 @@ from typing import Any, Literal
 
 from ..config import Config, Rule
 from ..router import split_prefix
-from .translate import thinking_budget
+from .thinking import think_reason
 
 Kind = Literal["prefix", "model", "long_context", "subagent", "background", "web_search", "image", "think", "main"]
 
@@ -54,7 +58,11 @@ def sentinel_kind(model: str) -> Kind | None:
 
 SYSTEM_REMINDER = "<system-reminder>"
 COMMAND_MESSAGE = "<command-message>"
+COMMAND_NAME = "<command-name>"
+# What Claude Code writes for a local command (`/cost`, `/model`): never typed text, never a prefix.
+LOCAL_COMMAND_OUTPUT = ("<local-command-stdout>", "<local-command-stderr>", "<local-command-caveat>")
 _COMMAND_NAME = re.compile(r"<command-name>\s*(/[^<\s]+)\s*</command-name>")
+AGENT_HEADERS = ("x-claude-code-agent-id", "x-claude-code-parent-agent-id")  # 2.1.197 sends the first
 IMAGE_TOKENS = 1600  # what one image is counted as (Anthropic bills ~w*h/750, at most ~1600)
 _BYTES_PER_TOKEN = 4.0  # the quick estimate: JSON bytes per token, measured on recorded Claude Code requests
 _AMBIGUOUS = 0.25  # within ±25% of the threshold the quick estimate is not trusted and the text is counted
@@ -97,7 +105,9 @@ class Classification:
 
 
 def _is_reminder(text: str) -> bool:
-    return text.lstrip().startswith(SYSTEM_REMINDER)
+    """A block Claude Code wrote, not the person: a <system-reminder>, or a local command's output."""
+    head = text.lstrip()
+    return head.startswith(SYSTEM_REMINDER) or head.startswith(LOCAL_COMMAND_OUTPUT)
 
 
 def latest_human_turn(messages: Any) -> tuple[int, list[tuple[int, str]]] | None:
@@ -131,25 +141,6 @@ def latest_user_text(messages: Any) -> str:
     """The text a person wrote in the latest human turn (what the ledger keeps when prompts may be logged)."""
     found = latest_human_turn(messages)
     return "\n".join(t for _, t in found[1]) if found else ""
-
-
-def outgoing_text(messages: Any) -> str:
-    """All text the latest user message carries: what was typed and what tools returned (files read, output)."""
-    parts: list[str] = []
-
-    def walk(content: Any) -> None:
-        if isinstance(content, str):
-            parts.append(content)
-        elif isinstance(content, list):
-            for block in content:
-                if isinstance(block, dict):
-                    if block.get("type") == "text" and isinstance(block.get("text"), str):
-                        parts.append(block["text"])
-                    elif block.get("type") == "tool_result":
-                        walk(block.get("content"))
-
-    walk(_last_user_content(messages))
-    return "\n".join(parts)
 
 
 def _last_user_content(messages: Any) -> Any:
@@ -254,8 +245,9 @@ def find_prefix(body: Mapping[str, Any], config: Config, now: datetime) -> tuple
     index, texts = found
     for block, text in texts:
         stripped = text.lstrip()
-        if stripped.startswith(COMMAND_MESSAGE):
+        if stripped.startswith((COMMAND_MESSAGE, COMMAND_NAME)):
             # Claude Code ran a slash command: <command-message>architect</command-message><command-name>/architect...
+            # A local one (/cost: <command-name>/cost</command-name>... then its output) is skipped over.
             m = _COMMAND_NAME.search(stripped)
             if m is None:
                 continue
@@ -310,6 +302,16 @@ def strip_prefix(body: Mapping[str, Any], edit: PrefixEdit) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ the decision
 
 
+def has_client_tools(tools: Any) -> bool:
+    """True when the request offers tools the client runs (input_schema): an agent loop, not a one-shot call."""
+    return isinstance(tools, list) and any(isinstance(t, dict) and "input_schema" in t for t in tools)
+
+
+def agent_header(headers: Mapping[str, str]) -> str | None:
+    """The subagent header Claude Code sent (x-claude-code-agent-id in 2.1.197), or None."""
+    return next((name for name in AGENT_HEADERS if headers.get(name)), None)
+
+
 def classify(body: Mapping[str, Any], config: Config, now: datetime, *, raw: bytes | None = None,
              headers: Mapping[str, str] | None = None) -> Classification:
     """Decide the route of one Claude Code request; `raw` (its bytes) makes the token estimate cheap."""
@@ -328,23 +330,25 @@ def classify(body: Mapping[str, Any], config: Config, now: datetime, *, raw: byt
         return Classification(rule.route, "prefix", why, ("prefix",), tokens, rule, prefix, edit)
 
     sentinel = sentinel_kind(model)
+    header = agent_header(h)
+    main_on_small = sentinel == "background" and header is None and has_client_tools(body.get("tools"))
+    if has_web_search(body.get("tools")):
+        signals.append(("web_search", code.web_search, "the web_search tool is offered"))
     if model in routes and sentinel is None:
         signals.append(("model", model, f"the request asks for model '{model}', which is a route"))
     if tokens > threshold:
         signals.append(("long_context", code.long_context,
                         f"~{tokens:,} tokens is over code.long_context_threshold ({threshold:,})"))
-    if sentinel == "subagent" or h.get("x-claude-code-parent-agent-id"):
-        how = f"model {model}" if sentinel == "subagent" else "the x-claude-code-parent-agent-id header"
+    if sentinel == "subagent" or header is not None:
+        how = f"model {model}" if sentinel == "subagent" else f"the {header} header"
         signals.append(("subagent", code.subagent, f"a subagent turn ({how})"))
-    if sentinel == "background":
+    if sentinel == "background" and not main_on_small:
         signals.append(("background", code.background, f"a background request (model {model})"))
-    if has_web_search(body.get("tools")):
-        signals.append(("web_search", code.web_search, "the web_search tool is offered"))
     if has_image(_last_user_content(body.get("messages"))):
         signals.append(("image", code.image, "the latest user message holds an image"))
-    budget = thinking_budget(body)
-    if budget is not None:
-        signals.append(("think", code.think, f"thinking is enabled with a budget of {budget:,} tokens"))
+    think = think_reason(body, latest_human_turn(body.get("messages")))
+    if think is not None:
+        signals.append(("think", code.think, think))
 
     kinds = tuple(k for k, _, _ in signals)
     unset: list[str] = []
@@ -355,6 +359,9 @@ def classify(body: Mapping[str, Any], config: Config, now: datetime, *, raw: byt
         unset.append(f"{why}, but code.{kind} is not set")
     main = code.default or config.default_route
     where = "code.default" if code.default else "default_route"
-    what = "the main turn" if sentinel in (None, "main") else f"a {sentinel} request"
+    if main_on_small and code.background:
+        # `/model haiku` (or --model haiku): the person chose Claude Code's small model for the main loop.
+        main, where = code.background, "code.background, the small model the user picked"
+    what = "the main turn" if sentinel in (None, "main") or main_on_small else f"a {sentinel} request"
     why = "; ".join(unset) + f"; so {where}" if unset else f"{what} → {where}"
     return Classification(main, "main", why, kinds or ("main",), tokens)

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from .proxy import connect_via, proxy_for
+
 MAX_HEAD = 64 * 1024
 MAX_ERROR_BODY = 1 << 20  # an error body larger than this is cut (it is only shown, never relayed whole)
 IDLE_PER_ORIGIN = 64
@@ -86,6 +88,8 @@ class Conn(asyncio.Protocol):
         self.origin = origin
         self.pool = pool
         self.transport: asyncio.Transport | None = None
+        self.target_prefix = ""  # "http://host:port" when a plain-HTTP request goes through a proxy (absolute form)
+        self.proxy_headers: list[tuple[str, str]] = []
         self.reused = False
         self.closed = False
         self._loop = asyncio.get_running_loop()
@@ -310,8 +314,9 @@ class Conn(asyncio.Protocol):
         self._head_method = method
         self._head = self._loop.create_future()
         self._done = self._loop.create_future()
-        lines = [f"{method} {path} HTTP/1.1", f"host: {self.origin.host_header}"]
+        lines = [f"{method} {self.target_prefix}{path} HTTP/1.1", f"host: {self.origin.host_header}"]
         lines += [f"{k}: {v}" for k, v in headers]
+        lines += [f"{k}: {v}" for k, v in self.proxy_headers]
         lines.append(f"content-length: {len(body)}")
         raw = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         assert self.transport is not None
@@ -408,9 +413,13 @@ class Conn(asyncio.Protocol):
 class Pool:
     """Idle keep-alive connections per origin, most recently used first."""
 
-    def __init__(self, connect_timeout: float = 10.0) -> None:
+    def __init__(self, connect_timeout: float = 10.0, proxies: dict[str, str] | None = None) -> None:
+        from urllib.request import getproxies_environment
+
         self._idle: dict[tuple[str, str, int], deque[Conn]] = {}
         self.connect_timeout = connect_timeout
+        # HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY as the user set them (lower case wins, as in curl)
+        self.proxies = getproxies_environment() if proxies is None else proxies
         self._ssl: _ssl.SSLContext | None = None
         self.opened = 0  # connections made, to see the pool at work
 
@@ -427,17 +436,27 @@ class Pool:
             if not conn.closed and conn.transport is not None and not conn.transport.is_closing():
                 conn.reused = True
                 return conn
-        loop = asyncio.get_running_loop()
         try:
-            ssl_ctx = self._ssl_context() if origin.scheme == "https" else None
-            _, conn = await asyncio.wait_for(
-                loop.create_connection(lambda: Conn(origin, self), origin.host, origin.port, ssl=ssl_ctx,
-                                       server_hostname=origin.host if ssl_ctx else None),
-                self.connect_timeout)
+            proxy = proxy_for(origin, self.proxies) if self.proxies else None
+        except ValueError as exc:
+            raise UpstreamError(f"cannot reach {origin.host_header}: {exc}", sent=False) from None
+        loop = asyncio.get_running_loop()
+        ssl_ctx = self._ssl_context() if origin.scheme == "https" else None
+        where = origin.host_header if proxy is None else f"{origin.host_header} through the proxy {proxy.shown}"
+        try:
+            if proxy is None:
+                _, conn = await asyncio.wait_for(
+                    loop.create_connection(lambda: Conn(origin, self), origin.host, origin.port, ssl=ssl_ctx,
+                                           server_hostname=origin.host if ssl_ctx else None),
+                    self.connect_timeout)
+            else:
+                conn = await asyncio.wait_for(connect_via(proxy, origin, ssl_ctx, lambda: Conn(origin, self)),
+                                              self.connect_timeout)
         except TimeoutError:
-            raise UpstreamError(f"connecting to {origin.host_header} timed out", "timeout", sent=False) from None
-        except OSError as exc:
-            raise UpstreamError(f"cannot connect to {origin.host_header}: {exc.strerror or exc}", sent=False) from None
+            raise UpstreamError(f"connecting to {where} timed out", "timeout", sent=False) from None
+        except (OSError, ValueError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise UpstreamError(f"cannot connect to {where}: {why}", sent=False) from None
         self.opened += 1  # asyncio sets TCP_NODELAY on its TCP sockets
         return conn
 

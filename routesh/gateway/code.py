@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ..catalog import Catalog
 from ..config import Config
@@ -31,6 +32,7 @@ CONTRADICTING = frozenset({
     "CLAUDE_CODE_SUBAGENT_MODEL", "CLAUDE_CODE_SKIP_BEDROCK_AUTH", "CLAUDE_CODE_SKIP_VERTEX_AUTH",
     "CLAUDE_CODE_SKIP_FOUNDRY_AUTH", "CLAUDE_CODE_API_KEY_HELPER_TTL_MS",
 })
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 KEEP_ANTHROPIC = frozenset({"ANTHROPIC_BETAS", "ANTHROPIC_LOG"})  # harmless; every other ANTHROPIC_* is cleared
 _COMMAND_NAME = re.compile(r"^/[A-Za-z0-9][A-Za-z0-9_-]*$")
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -73,7 +75,7 @@ def claude_env(base: Mapping[str, str], url: str, token: str, names: ModelNames 
     """Claude Code's environment: pointed at the gateway, request kinds named, contradicting settings and
     other credentials (`drop`: the providers' key variables) cleared, so no tool it runs can read a key.
 
-    ANTHROPIC_API_KEY is never set: it would move a subscription user onto API billing.
+    ANTHROPIC_API_KEY is never set: it would move a subscription user onto API billing. Loopback joins NO_PROXY.
     """
     n = names or ModelNames()
     env = {k: v for k, v in base.items()
@@ -89,6 +91,12 @@ def claude_env(base: Mapping[str, str], url: str, token: str, names: ModelNames 
         "ANTHROPIC_SMALL_FAST_MODEL": n.background,  # the older name of the same setting
         "CLAUDE_CODE_SUBAGENT_MODEL": n.subagent,
     })
+    # Claude Code honours HTTP(S)_PROXY for every request, loopback included: without this a proxy in the
+    # user's environment would receive the gateway's token and every prompt. The user's own entries stay.
+    bypass = ",".join(h for h in (*LOOPBACK, urlsplit(url).hostname or "") if h)
+    for name in ("NO_PROXY", "no_proxy"):
+        theirs = base.get("NO_PROXY") or base.get("no_proxy") or ""
+        env[name] = f"{theirs},{bypass}" if theirs.strip() else bypass
     return env
 
 
@@ -111,8 +119,10 @@ def write_commands(config: Config, directory: Path) -> list[str]:
             continue
         route = config.routes[rule.route]
         what = rule.description or route.description or f"{route.provider}/{route.model}"
-        text = (f"---\ndescription: routesh → route {rule.route} ({what})\nargument-hint: PROMPT\n---\n"
-                "$ARGUMENTS\n")
+        # disable-model-invocation: typed by the person only; otherwise Claude Code offers it to the model as a
+        # skill, the model's own Skill(architect) call goes to the default route, and /compact re-injects it.
+        text = (f"---\ndescription: routesh → route {rule.route} ({what})\nargument-hint: PROMPT\n"
+                "disable-model-invocation: true\n---\n$ARGUMENTS\n")
         (target / f"{rule.prefix[1:]}.md").write_text(text, encoding="utf-8")
         made.append(rule.prefix)
     return made

@@ -13,6 +13,7 @@ from . import translated
 from .attempts import AttemptInfo, Failure, Watchdog, fail, scrub
 from .client import Conn, Head, UpstreamError
 from .framing import error_body, respond
+from .mask import StreamMask, key_bytes, mask_bytes
 from .records import ESTIMATED
 from .sniff import AnthropicSniffer, usage_of_message, usage_so_far
 
@@ -41,6 +42,7 @@ class Relay:
                 self._finish(rec, "error", error=answer.message)
                 return Failure(answer, 502, error_body(502, f"routesh: {answer.message}"))
             data = answer
+        data = mask_bytes(data, key_bytes(self._secrets))
         usage, stop = usage_of_message(data)
         self._finish(rec, "refused" if stop == "refusal" else "ok", usage=usage)
         headers = self._response_headers(rec, head, openai)
@@ -66,6 +68,7 @@ class Relay:
         job = rec.job
         sniffer = AnthropicSniffer()
         translator = translated.stream_translator(rec) if openai else None
+        smask = StreamMask(key_bytes(self._secrets))  # an upstream may echo the key, even mid-stream
         # 1. before the first byte: a failure here is retryable
         first = b""
         while True:
@@ -99,12 +102,13 @@ class Relay:
                  "transfer-encoding: chunked"]
         lines += [f"{k}: {v}" for k, v in self._response_headers(rec, head, openai)]
         start = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        first = smask.feed(first)
         if first:
             start += b"%x\r\n%b\r\n" % (len(first), first)
         if conn.body_done and conn.error is None:
             # the whole answer is here already (short answers often are): one write for all of it
             watchdog.cancel()
-            self._end_stream(rec, conn, transport, start, sniffer, translator, None)
+            self._end_stream(rec, conn, transport, start, sniffer, translator, None, smask)
             return None
         transport.write(start)
         loop = asyncio.get_running_loop()
@@ -128,6 +132,9 @@ class Relay:
                     return
             else:
                 sniffer.feed(data)
+            data = smask.feed(data)
+            if not data:
+                return
             transport.write(b"%x\r\n%b\r\n" % (len(data), data))
             if not paused and transport.get_write_buffer_size() > HIGH_WATER:
                 paused = True
@@ -147,11 +154,12 @@ class Relay:
             conn.close()
             self._finish(rec, "cancelled", error="the client went away", usage=self._usage(sniffer, translator))
             return None
-        self._end_stream(rec, conn, transport, b"", sniffer, translator, broken)
+        self._end_stream(rec, conn, transport, b"", sniffer, translator, broken, smask)
         return None
 
     def _end_stream(self, rec: AttemptInfo, conn: Conn, transport: asyncio.WriteTransport, head: bytes,
-                    sniffer: AnthropicSniffer, translator: Any, broken: UpstreamError | None) -> None:
+                    sniffer: AnthropicSniffer, translator: Any, broken: UpstreamError | None,
+                    smask: StreamMask) -> None:
         """The end: the message complete, or an Anthropic-shaped error event in place of the rest."""
         tail = b""
         status = "ok"
@@ -169,6 +177,7 @@ class Relay:
             elif sniffer.stop_reason == "refusal":
                 status = "refused"
         self._finish(rec, status, error=error, usage=self._usage(sniffer, translator))  # recorded before the end
+        tail = smask.feed(tail) + smask.close() if tail else smask.close()
         end = b"%x\r\n%b\r\n0\r\n\r\n" % (len(tail), tail) if tail else b"0\r\n\r\n"
         transport.write(head + end)
         if broken is None and conn.body_done:
@@ -189,7 +198,7 @@ class Relay:
                             first: bytes) -> Failure | None:
         """A stream that failed before its first byte reached the client: a retryable Failure, else None."""
         if translator is not None:
-            return translated.early_error(translator, conn, first)
+            return translated.early_error(translator, conn, first, self._secrets)
         if sniffer.error is not None and not sniffer.started:
             status = 529 if sniffer.error_type == "overloaded_error" else 500
             msg = scrub(sniffer.error, self._secrets)

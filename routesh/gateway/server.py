@@ -37,12 +37,14 @@ from ..context import Context
 from ..policy import route_refusal
 from .admit import Admission
 from .attempts import Attempts, Failure, retry_after_seconds, scrub
+from .budget import Reservations
 from .client import Pool
 from .framing import Request, error_body
 from .front import FrontDoor, Limits
 from .ledger_writer import LedgerWriter, Log, _stderr
 from .records import Records
 from .relay import Relay
+from .screening import Screener
 
 __all__ = ["Failure", "Gateway", "LedgerWriter", "Limits", "Request", "RunningGateway", "bind", "error_body",
            "is_loopback", "retry_after_seconds", "scrub", "serve_forever"]
@@ -57,7 +59,7 @@ class _State:
     """The config in effect; replaced whole when routes.yaml changes."""
 
     ctx: Context
-    stamp: tuple[float, int] | None  # (mtime, size) of the file it came from
+    stamp: tuple[Any, ...] | None  # (mtime, size) of the file it came from (and of the trust store)
 
 
 class Gateway(FrontDoor, Admission, Attempts, Relay, Records):
@@ -84,6 +86,9 @@ class Gateway(FrontDoor, Admission, Attempts, Relay, Records):
         self.on_refused = on_refused  # told why, each time policy refuses a request (the claude-code engine's gateway)
         self._last_check = time.monotonic()
         self._reloading = False
+        self._said: str | None = None
+        self._screener = Screener()
+        self._reserved = Reservations()
         self.pool = Pool()
         self.requests = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -99,7 +104,8 @@ class Gateway(FrontDoor, Admission, Attempts, Relay, Records):
         return self._state.ctx
 
     @staticmethod
-    def _stamp(ctx: Context) -> tuple[float, int] | None:
+    def _stamp(ctx: Context) -> tuple[Any, ...] | None:
+        """What says the config may have changed: the file, and for a project file the trust store too."""
         path = ctx.loaded.path
         if path is None:
             return None
@@ -107,6 +113,10 @@ class Gateway(FrontDoor, Admission, Attempts, Relay, Records):
             st = os.stat(path)
         except OSError:
             return None
+        if ctx.loaded.kind == "project":
+            from ..sources import trust_stamp
+
+            return st.st_mtime, st.st_size, trust_stamp()
         return st.st_mtime, st.st_size
 
     def _maybe_reload(self) -> None:
@@ -128,24 +138,39 @@ class Gateway(FrontDoor, Admission, Attempts, Relay, Records):
 
     @staticmethod
     def _load(ctx: Context) -> Context:
-        from ..sources import Loaded, read_config
+        """The edited file as a context; a project file only with the CLI's trust rule (edited = untrusted)."""
+        from ..sources import Loaded, read_config, read_trusted
 
         loaded = ctx.loaded
         assert loaded.path is not None
-        return ctx.with_loaded(Loaded(read_config(loaded.path), loaded.kind, loaded.path, loaded.warnings))
+        config = read_trusted(loaded.path) if loaded.kind == "project" else read_config(loaded.path)
+        return ctx.with_loaded(Loaded(config, loaded.kind, loaded.path, loaded.warnings))
 
-    def _reloaded(self, fut: asyncio.Future[Context], stamp: tuple[float, int]) -> None:
+    def _reloaded(self, fut: asyncio.Future[Context], stamp: tuple[Any, ...]) -> None:
+        from ..sources import Untrusted
+
         self._reloading = False
         try:
             ctx = fut.result()
+        except Untrusted as exc:  # never send a key where an unreviewed edit says: keep the last trusted config
+            self._state = replace(self._state, stamp=stamp)
+            self._say_once(f"routesh: {exc}; the gateway keeps the last trusted config")
+            return
         except Exception as exc:  # noqa: BLE001 - a broken edit keeps the last good config
             self._state = replace(self._state, stamp=stamp)
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            self.log(f"routesh: {self._state.ctx.loaded.path} has errors, keeping the previous config: {first}")
+            self._say_once(f"routesh: {self._state.ctx.loaded.path} has errors, keeping the previous config: {first}")
             return
         self._state = _State(ctx, stamp)
         self._keys.clear()
+        self._said = None
         self.log(f"routesh: reloaded {ctx.loaded.path}")
+
+    def _say_once(self, line: str) -> None:
+        """A reload problem is logged once, not on every check while it lasts."""
+        if line != self._said:
+            self._said = line
+            self.log(line)
 
     async def key(self, profile: str, provider: Provider) -> str | None:
         """The provider's key for the profile, looked up once (off the loop) and kept; raises KeyMissing."""

@@ -31,6 +31,7 @@ __all__ = [
     "anthropic_error",
     "anthropic_usage",
     "count_tokens",
+    "server_tools",
     "effort_for_budget",
     "error_type_for_status",
     "from_openai_error",
@@ -315,6 +316,15 @@ def _drop_keys(schema: Any, keys: tuple[str, ...]) -> Any:
     return schema
 
 
+def server_tools(tools: Any) -> list[str]:
+    """Names of the tools only Anthropic can run (server tools such as web_search_20250305: no input_schema).
+
+    They cannot be translated; a route that cannot serve them must say so rather than drop them silently.
+    """
+    return [str(t.get("name") or t.get("type") or "?") for t in tools if isinstance(t, Mapping)
+            and "input_schema" not in t] if isinstance(tools, list) else []
+
+
 def _tools(tools: Any, opts: OpenAIOptions) -> list[Json]:
     """Client tools as OpenAI functions; Anthropic server tools (web_search_2025..., no input_schema) cannot go."""
     out: list[Json] = []
@@ -375,9 +385,17 @@ def to_openai_request(body: Mapping[str, Any], options: OpenAIOptions | None = N
         elif role == "system":  # Claude Code's mid-conversation system turns (beta mid-conversation-system)
             text = _system_text(content, opts)
             if opts.mid_system == "user":
-                messages.append({"role": "user", "content": f"<system-reminder>\n{text}\n</system-reminder>"})
+                messages.append(_as_reminder(text))
             else:
                 messages.append({"role": "system", "content": text})
+    # Claude Code may end with a system turn; chat templates answer the last user or tool turn, and many
+    # servers reject a conversation that ends with `system`: the trailing ones become a user reminder.
+    tail = len(messages)
+    while tail > 1 and messages[tail - 1]["role"] == "system":
+        tail -= 1
+    if 0 < tail < len(messages):
+        texts = [str(m["content"]) for m in messages[tail:]]
+        messages[tail:] = [_as_reminder("\n\n".join(texts))]
     out: Json = {"model": opts.model or body.get("model"), "messages": messages}
     max_tokens = body.get("max_tokens")
     if isinstance(max_tokens, int) and not isinstance(max_tokens, bool):
@@ -408,6 +426,11 @@ def to_openai_request(body: Mapping[str, Any], options: OpenAIOptions | None = N
         if opts.include_usage:
             out["stream_options"] = {"include_usage": True}
     return out
+
+
+def _as_reminder(text: str) -> Json:
+    """A system turn said as a user message, the way Claude Code itself marks such text."""
+    return {"role": "user", "content": f"<system-reminder>\n{text}\n</system-reminder>"}
 
 
 def strip_unsigned_thinking(body: Mapping[str, Any]) -> Json | None:

@@ -34,6 +34,8 @@ def openai_options(provider: Provider, route: Route, model: str) -> Any:
         kw.update(reasoning="none")
     elif "dashscope" in host or "siliconflow" in host:
         kw.update(reasoning="enable_thinking")
+    if provider.mid_system:
+        kw["mid_system"] = provider.mid_system  # routes.yaml: providers.NAME.mid_system
     return OpenAIOptions(**kw)
 
 
@@ -85,15 +87,17 @@ def stream_translator(rec: AttemptInfo) -> Any:
                             stop_sequences=tuple(job.body.get("stop_sequences") or ()))
 
 
-def early_error(translator: Any, conn: Conn, first: bytes) -> Failure | None:
+def early_error(translator: Any, conn: Conn, first: bytes, secrets: tuple[str, ...] = ()) -> Failure | None:
     """A translated stream that failed before its first byte reached the client: a retryable Failure, else None."""
-    from .attempts import Failure, fail, retry_after_seconds
+    from .attempts import Failure, fail, retry_after_seconds, scrub
+    from .framing import error_body
 
     if translator.error is not None and not translator.started:
         e = translator.error
         ra = e.retry_after
-        err = EngineError(e.message, status=e.status, retry_after=retry_after_seconds(ra, time.time()))
-        return Failure(err, e.status, json.dumps(dict(e.body)).encode(), (("retry-after", ra),) if ra else ())
+        message = scrub(e.message, secrets)
+        err = EngineError(message, status=e.status, retry_after=retry_after_seconds(ra, time.time()))
+        return Failure(err, e.status, error_body(e.status, message, e.type), (("retry-after", ra),) if ra else ())
     if not first:
         why = str(conn.error) if conn.error else "the upstream stream ended without an answer"
         return fail(502, f"routesh: {why}", kind="connection" if conn.error else "malformed")
@@ -104,8 +108,13 @@ def stream_end(translator: Any, broken: Exception | None) -> tuple[bytes, str, s
     """The last bytes of a translated stream, and the attempt's status and error."""
     from .translate import anthropic_error
 
-    tail = translator.close() if broken is None else translator.fail(
-        anthropic_error(502, f"routesh: the upstream stream broke off: {broken}", type="api_error"))
+    if broken is None or translator.finish_reason is not None:
+        # after the finish chunk the answer is whole: a break before the usage chunk or [DONE] loses only the
+        # exact token counts (estimated instead), so it ends as a complete message, not as an error
+        tail = translator.close()
+    else:
+        tail = translator.fail(anthropic_error(502, f"routesh: the upstream stream broke off: {broken}",
+                                               type="api_error"))
     if translator.error is not None:
         return tail, "partial", translator.error.message
     if translator.stop_reason == "refusal":
