@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from .md_blocks import FENCED, Block, LazyRe, Splitter
 from .md_code import CodeStream, Row
+from .termsafe import clean
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console, RenderableType
@@ -260,6 +261,7 @@ class StreamRenderer:
             chunk, self._carry = chunk[:-1], chunk[-1]
         if _SURROGATE.search(chunk):
             chunk = _join_surrogates(chunk)
+        chunk = clean(chunk)  # an answer's escape sequences must not reach the terminal
         if not chunk:
             return
         self._fed += len(chunk)

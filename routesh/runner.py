@@ -113,6 +113,7 @@ class Runner:
                 resume_session: str | None = None, cancel: threading.Event | None = None) -> Outcome:
         """Guard, then dispatch through the plan's routes, recording every attempt."""
         guarded = self.guard(plan)
+        tag = self._screen_tag(plan, tag)
         for notice in guarded.notices:
             self.on_notice(notice)
         d = Dispatcher(self.ctx.config, self.ctx.profile, self.ctx.catalog, engine_for, key_for,
@@ -120,6 +121,21 @@ class Runner:
                        claude_path=self.ctx.config.claude_path)
         return d.run(guarded.routes, guarded.text, history=history, rule=_rule_label(plan), tag=tag,
                      resume_session=resume_session, cancel=cancel)
+
+    def _screen_tag(self, plan: Plan, tag: str | None) -> str | None:
+        """A --tag is kept in the ledger: a secret in it is refused under block, else masked there."""
+        from .screen import apply as screen
+
+        if not tag:
+            return tag
+        found = screen(tag, "redact")
+        if not found.findings:
+            return tag
+        if self.ctx.profile.on_secret == "block":
+            self._refused(plan, f"--tag contains {found.summary}; profile '{plan.profile}' blocks secrets "
+                                "(on_secret: block): choose a tag without one")
+        self.on_notice(f"--tag contains {found.summary}; it is kept masked in the ledger")
+        return found.text
 
     def close(self) -> None:
         """Close the ledger."""

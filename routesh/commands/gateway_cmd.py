@@ -75,8 +75,13 @@ def serve(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{shown_host}:{port}"
-    ledger = LedgerWriter(None, ctx.profile)
-    gateway = Gateway(ctx, token, verbose=args.verbose, ledger=ledger)
+    from ..kept import shown
+
+    def log(line: str) -> None:
+        print(shown(line), file=sys.stderr, flush=True)
+
+    ledger = LedgerWriter(None, ctx.profile, log=log)
+    gateway = Gateway(ctx, token, verbose=args.verbose, ledger=ledger, log=log)
 
     def ready() -> None:
         where = str(ctx.loaded.path) if ctx.loaded.path else "the built-in routes.yaml"
@@ -157,6 +162,8 @@ def code(args: argparse.Namespace) -> int:
     from ..gateway import code as cc
     from ..gateway.server import Gateway, LedgerWriter, RunningGateway, bind
     from ..paths import state_dir
+    from ..kept import shown
+    from ..private import append_private
 
     ctx = build(args.config, args.profile)
     claude = cc.find_claude(ctx.config, os.environ)
@@ -185,12 +192,11 @@ def code(args: argparse.Namespace) -> int:
             try:
                 if args.verbose:
                     path = Path(args.gateway_log) if args.gateway_log else state_dir() / "gateway.log"
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    log_file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+                    log_file = append_private(path)
 
                 def log(line: str) -> None:
                     if log_file is not None:
-                        log_file.write(line + "\n")
+                        log_file.write(shown(line) + "\n")
 
                 ledger = LedgerWriter(None, ctx.profile, log=log)
                 gateway = Gateway(ctx, token, verbose=args.verbose, log=log, ledger=ledger)
@@ -245,10 +251,9 @@ def import_ccr(args: argparse.Namespace) -> int:
         out = Path(args.output).expanduser()
         if out.exists() and not args.force:
             raise UserError(f"{out} already exists; add --force to replace it, or choose another --output")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(result.yaml_text, encoding="utf-8")
-        os.replace(tmp, out)
+        from ..private import write_private
+
+        write_private(out, result.yaml_text)
         print(f"routesh: wrote {out}; check it with `routesh config check {out}`", file=sys.stderr)
     else:
         sys.stdout.write(result.yaml_text if result.yaml_text.endswith("\n") else result.yaml_text + "\n")

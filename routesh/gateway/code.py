@@ -91,8 +91,9 @@ def claude_env(base: Mapping[str, str], url: str, token: str, names: ModelNames 
 
 def write_commands(config: Config, directory: Path) -> list[str]:
     """One Claude Code slash command per prefix rule, in directory/.claude/commands; returns the prefixes."""
-    target = directory / ".claude" / "commands"
-    target.mkdir(parents=True, exist_ok=True)
+    from ..private import private_dir, write_private
+
+    target = private_dir(directory / ".claude" / "commands")
     made = []
     for rule in config.rules:
         if not rule.prefix or not _COMMAND_NAME.match(rule.prefix):
@@ -101,7 +102,7 @@ def write_commands(config: Config, directory: Path) -> list[str]:
         what = rule.description or route.description or f"{route.provider}/{route.model}"
         text = (f"---\ndescription: routesh → route {rule.route} ({what})\nargument-hint: PROMPT\n---\n"
                 "$ARGUMENTS\n")
-        (target / f"{rule.prefix[1:]}.md").write_text(text, encoding="utf-8")
+        write_private(target / f"{rule.prefix[1:]}.md", text)
         made.append(rule.prefix)
     return made
 
