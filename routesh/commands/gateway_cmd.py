@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +29,9 @@ def add_serve_parser(p: argparse.ArgumentParser) -> Handler:
                      "`code:` section of routes.yaml. Prints the two lines a client needs.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
-    p.add_argument("--token", help=f"the token clients must present (also ${TOKEN_ENV}); generated when absent")
+    p.add_argument("--token", help=f"the token clients must present; prefer ${TOKEN_ENV} or --token-file, since a "
+                                   "command line is visible to every local user; generated when absent")
+    p.add_argument("--token-file", metavar="FILE", help="read the token from the first line of FILE")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow listening on an address other machines can reach (needs --token)")
     p.add_argument("-v", "--verbose", action="store_true",
@@ -37,13 +40,36 @@ def add_serve_parser(p: argparse.ArgumentParser) -> Handler:
 
 
 def _token(args: argparse.Namespace) -> tuple[str, str]:
-    """(token, where it came from: flag | env | generated)."""
+    """(token, where it came from: flag | file | env | generated); a token on the command line gets a warning."""
+    if args.token and args.token_file:
+        raise UserError("give the token once: --token or --token-file, not both")
     if args.token:
-        return args.token, "flag"
+        print(f"routesh: warning: --token is visible to every local user (ps, /proc/PID/cmdline); "
+              f"use ${TOKEN_ENV} or --token-file instead", file=sys.stderr)
+        return _checked_token(args.token, "--token"), "flag"
+    if args.token_file:
+        path = Path(args.token_file).expanduser()
+        try:
+            first = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"--token-file {path}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
+        return _checked_token(first[0].strip() if first else "", f"--token-file {path}"), "file"
     env = os.environ.get(TOKEN_ENV)
     if env:
-        return env, "env"
+        return _checked_token(env, f"${TOKEN_ENV}"), "env"
     return secrets.token_urlsafe(32), "generated"
+
+
+def _checked_token(token: str, where: str) -> str:
+    """A token must be one line of printable ASCII: it travels in a header."""
+    from ..secrets import unusable_key
+
+    if not token:
+        raise UserError(f"{where} is empty; give the token clients must present")
+    bad = unusable_key(token)
+    if bad:
+        raise UserError(f"the token from {where} {bad}")
+    return token
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -57,7 +83,7 @@ def serve(args: argparse.Namespace) -> int:
             raise UserError(f"--host {args.host} can be reached from other machines; add --allow-remote "
                             f"(and --token or ${TOKEN_ENV}) if you mean it, or use --host 127.0.0.1")
         if origin == "generated":
-            raise UserError(f"listening on {args.host} needs a token you chose: pass --token or set ${TOKEN_ENV}")
+            raise UserError(f"listening on {args.host} needs a token you chose: set ${TOKEN_ENV} or pass --token-file")
         if len(token) < MIN_REMOTE_TOKEN:
             raise UserError(f"a token for a remote-reachable gateway must be at least {MIN_REMOTE_TOKEN} characters")
     if not 0 <= args.port <= 65535:
@@ -86,9 +112,9 @@ def serve(args: argparse.Namespace) -> int:
     def ready() -> None:
         where = str(ctx.loaded.path) if ctx.loaded.path else "the built-in routes.yaml"
         print(f"routesh gateway on {url} · profile {ctx.profile.name} · {where} · Ctrl-C stops it", file=sys.stderr)
-        shown = {"env": f'"${TOKEN_ENV}"'}.get(origin, token)
+        given = {"env": f'"${TOKEN_ENV}"', "file": f'"$(head -n1 {shlex.quote(args.token_file or "")})"'}.get(origin, token)
         print(f"export ANTHROPIC_BASE_URL={url}")
-        print(f"export ANTHROPIC_AUTH_TOKEN={shown}")
+        print(f"export ANTHROPIC_AUTH_TOKEN={given}")
         from ..gateway.code import model_names
 
         n = model_names(ctx.config, ctx.catalog)

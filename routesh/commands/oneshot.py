@@ -21,6 +21,25 @@ def lookup(profile: str, provider):  # type: ignore[no-untyped-def]
     return lookup_key(profile, provider, strict=False, fetch=False)
 
 
+def shared_for(ctx: Context):  # type: ignore[no-untyped-def]
+    """(profile, provider) → the keys another profile resolves to as well, for plans (no keyring value is read)."""
+    rows_box: list[tuple[float, tuple]] = []  # type: ignore[type-arg]
+
+    def shared(profile: str, provider: str):  # type: ignore[no-untyped-def]
+        import time
+
+        from ..keyshare import shared_keys
+        from ..secrets import list_keys
+
+        if len(ctx.config.profiles) < 2:
+            return ()
+        if not rows_box or time.monotonic() - rows_box[0][0] > 5.0:  # the shell's preview plans on every key
+            rows_box[:] = [(time.monotonic(), list_keys(ctx.config, fetch=False))]
+        return shared_keys(ctx.config, profile, rows_box[0][1], [provider])
+
+    return shared
+
+
 def budget_spent(profile: str, day: datetime, month: datetime) -> tuple[float, float]:
     """What a profile spent since local midnight and since the 1st, from the ledger (asked only for budgets)."""
     from ..ledger import Ledger, LedgerError
@@ -47,7 +66,7 @@ def plan_for(ctx: Context, text: str, route: str | None) -> Plan:
     """Check the prompt, route it and check its size: the common start of a dry-run and a real run."""
     check_text(text, ctx.config)
     check_route(ctx, route)
-    plan = make_plan(ctx, text, datetime.now(), lookup, route=route, spent=budget_spent)
+    plan = make_plan(ctx, text, datetime.now(), lookup, route=route, spent=budget_spent, shared=shared_for(ctx))
     check_size(plan.decision, plan.model, ctx.catalog)
     return plan
 

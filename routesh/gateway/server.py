@@ -42,6 +42,7 @@ from ..dispatch import (
     large_context_route,
 )
 from ..engines import parse_retry_after
+from ..errors import PolicyRefusal
 from ..events import AttemptRecord, EngineError
 from ..keymask import mask_keys
 from ..policy import apply_budget, check, check_budget, day_start, month_start, route_refusal
@@ -254,7 +255,7 @@ class Gateway:
         self.verbose = verbose
         self.log = log
         self.ledger = ledger
-        self._key_fn = key_fn or _default_key_fn
+        self._key_fn = key_fn or (lambda prof, prov: _default_key_fn(prof, prov, self.ctx.config))
         self._keys: dict[tuple[str, str], str | None] = {}
         self._secrets: tuple[str, ...] = ()
         self._rng = rng or random.Random()
@@ -623,6 +624,8 @@ class Gateway:
                 continue
             try:
                 key = await self.key(profile.name, provider)
+            except PolicyRefusal as exc:  # a restricted profile on another profile's key: nothing is sent
+                return self._refuse(job, writer, str(exc).removeprefix("refused, nothing was sent: "))
             except KeyMissing as exc:
                 last = last or _fail(401, f"routesh: {exc}", "authentication_error")
                 self._note(job, f"skipping route {name}: {exc}")
@@ -1137,10 +1140,10 @@ def _anthropic_error_fields(data: bytes, status: int) -> tuple[str, str]:
     return f"upstream answered HTTP {status}", etype
 
 
-def _default_key_fn(profile: str, provider: Provider) -> str | None:
+def _default_key_fn(profile: str, provider: Provider, config: Config | None = None) -> str | None:
     from ..runner import key_for
 
-    return key_for(profile, provider)
+    return key_for(profile, provider, config)
 
 
 def _code_routes(config: Config) -> list[str]:
