@@ -22,7 +22,11 @@ def lookup(profile: str, provider):  # type: ignore[no-untyped-def]
 
 
 def shared_for(ctx: Context):  # type: ignore[no-untyped-def]
-    """(profile, provider) → the keys another profile resolves to as well, for plans (no keyring value is read)."""
+    """(profile, provider) → the keys another profile resolves to as well, for plans.
+
+    Keyring values are read (to compare their hashes) only when keyring entries could match: env
+    values cost nothing, a keyring read costs a crypto session (~40 ms), so plain env setups stay fast.
+    """
     rows_box: list[tuple[float, tuple]] = []  # type: ignore[type-arg]
 
     def shared(profile: str, provider: str):  # type: ignore[no-untyped-def]
@@ -34,7 +38,12 @@ def shared_for(ctx: Context):  # type: ignore[no-untyped-def]
         if len(ctx.config.profiles) < 2:
             return ()
         if not rows_box or time.monotonic() - rows_box[0][0] > 5.0:  # the shell's preview plans on every key
-            rows_box[:] = [(time.monotonic(), list_keys(ctx.config, fetch=False))]
+            rows = list_keys(ctx.config, fetch=False)
+            mine = [r for r in rows if r.profile == profile and r.provider == provider and r.present]
+            others = [r for r in rows if r.profile != profile and r.present]
+            if mine and others and any(r.source == "keyring" for r in (*mine, *others)):
+                rows = list_keys(ctx.config, fetch=True)
+            rows_box[:] = [(time.monotonic(), rows)]
         return shared_keys(ctx.config, profile, rows_box[0][1], [provider])
 
     return shared
