@@ -27,3 +27,30 @@ def clean(text: str) -> str:
     if not text or (text.isprintable() and "\x1b" not in text):
         return text
     return _SEQUENCES.sub(lambda m: "\n" if m.group(0) == "\r\n" else "", text)
+
+
+_INTRODUCERS = "\x1b\x90\x98\x9b\x9d\x9e\x9f"
+_OPEN = re.compile(
+    r"\x1b[ -/]*|\x1b\[[0-?]*[ -/]*|\x9b[0-?]*[ -/]*"  # an escape or CSI still waiting for its final byte
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c\n]*"  # a string sequence still waiting for BEL/ST
+)
+_MAX_HELD = 4096
+
+
+class StreamCleaner:
+    """clean() for a stream: a sequence cut between two chunks is held back until it is whole, then removed.
+
+    Without this, a title sequence split after its ESC would show its body as text. What is still held when
+    the stream ends is an unfinished sequence, and is dropped.
+    """
+
+    def __init__(self) -> None:
+        self._held = ""
+
+    def feed(self, chunk: str) -> str:
+        """The printable part of held text plus this chunk."""
+        text, self._held = self._held + chunk, ""
+        start = max(text.rfind(c) for c in _INTRODUCERS)
+        if start >= 0 and len(text) - start < _MAX_HELD and _OPEN.fullmatch(text, start):
+            text, self._held = text[:start], text[start:]
+        return clean(text)

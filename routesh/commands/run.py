@@ -14,7 +14,7 @@ from ..render import decision_line
 def run_plan(ctx: Context, plan: Plan, *, tag: str | None = None) -> int:
     """Stream the answer (rendered markdown on a terminal, plain text otherwise); exit 0, 1 or 130."""
     from ..runner import Runner
-    from ..termsafe import clean
+    from ..termsafe import StreamCleaner
 
     out = sys.stdout
     tty = out.isatty()
@@ -27,8 +27,10 @@ def run_plan(ctx: Context, plan: Plan, *, tag: str | None = None) -> int:
         renderer = StreamRenderer(Console(highlight=False))
         write = renderer.feed
     else:
+        cleaner = StreamCleaner()
+
         def write(chunk: str) -> None:
-            out.write(clean(chunk))
+            out.write(cleaner.feed(chunk))
             out.flush()
 
     def notice(msg: str) -> None:
