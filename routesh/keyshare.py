@@ -60,6 +60,11 @@ def may_share(config: Config, a: str, b: str) -> bool:
     return bool(pa and b in pa.share_keys_with) or bool(pb and a in pb.share_keys_with)
 
 
+def _may_use(config: Config, profile: str, provider: str) -> bool:
+    prof = config.profiles.get(profile)
+    return prof is not None and (prof.allow_providers is None or provider in prof.allow_providers)
+
+
 def _same(mine: KeyFacts, theirs: KeyFacts) -> str | None:
     if not (mine.present and theirs.present):
         return None
@@ -73,7 +78,7 @@ def _same(mine: KeyFacts, theirs: KeyFacts) -> str | None:
 def shared_keys(config: Config, profile: str, rows: Iterable[KeyFacts],
                 providers: Iterable[str] | None = None) -> tuple[SharedKey, ...]:
     """Each of the profile's keys (of the given providers, default all) that another profile's key equals."""
-    rows = list(rows)
+    rows = [r for r in rows if _may_use(config, r.profile, r.provider)]  # a key a profile cannot send is no risk
     wanted = set(providers) if providers is not None else None
     mine = [r for r in rows if r.profile == profile and (wanted is None or r.provider in wanted)]
     found: list[SharedKey] = []
