@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 
+from test_shell_pty import dead_port
 from upstream import upstream_fixture  # noqa: F401 - fixture
 
 ROUTESH = shutil.which("routesh") or "routesh"
@@ -69,14 +70,6 @@ profiles:
   personal: {{}}
   side: {{allow_providers: [up], providers: {{up: {{key_env: DOC_SIDE_KEY}}}}}}
 """
-
-
-def dead_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_doctor(cfg, *args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]

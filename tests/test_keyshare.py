@@ -232,14 +232,15 @@ def gateway_post(cfg: Path, profile: str, env: dict[str, str], monkeypatch: pyte
 
 
 def test_gateway_under_work_sends_the_work_key_and_refuses_the_personal_one(
-        upstream: Upstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        keys: Keys, upstream: Upstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = write_config(tmp_path, upstream)
-    assert gateway_post(cfg, "work", {"KS_UP_KEY": PERSONAL, "KS_WORK_UP_KEY": WORK}, monkeypatch) == 200
+    monkeypatch.setenv("ROUTESH_CONFIG", str(cfg))
+    assert gateway_post(cfg, "work", keys.give(PERSONAL, WORK), monkeypatch) == 200
     assert sent_key(upstream.generation_requests()[0]) == WORK
     upstream.clear()
-    assert gateway_post(cfg, "work", {"KS_UP_KEY": PERSONAL, "KS_WORK_UP_KEY": PERSONAL}, monkeypatch) == 403
+    assert gateway_post(cfg, "work", keys.give(PERSONAL, PERSONAL), monkeypatch) == 403
     assert upstream.requests == []
-    assert gateway_post(cfg, "personal", {"KS_UP_KEY": PERSONAL, "KS_WORK_UP_KEY": PERSONAL}, monkeypatch) == 200
+    assert gateway_post(cfg, "personal", keys.give(PERSONAL, PERSONAL), monkeypatch) == 200
     assert sent_key(upstream.generation_requests()[0]) == PERSONAL  # unrestricted: sent, and said
 
 
