@@ -320,15 +320,16 @@ def delete_key(profile: str, provider_name: str, *, prompt: bool = False) -> boo
 
 
 def list_keys(
-    config: Config, profiles: list[str] | None = None, *, strict: bool = False, fetch: bool = True
+    config: Config, profiles: list[str] | None = None, *, strict: bool = False, fetch: bool = True,
+    providers: list[str] | None = None,
 ) -> tuple[KeyRow, ...]:
-    """Per profile and provider, where the key would come from and its masked tail, never more."""
+    """Per profile and provider (default: all of both), where the key would come from and its masked tail."""
     names = profiles if profiles is not None else list(config.profiles)
     rows: list[KeyRow] = []
     with _StoreOrProblem(prompt=False) as store:  # one connection and one crypto session for the table
         for pname in names:
             prof = config.profiles[pname]
-            for provider_name in config.providers:
+            for provider_name in providers if providers is not None else config.providers:
                 provider = config.provider_in(prof, provider_name)
                 found = _lookup(pname, provider, store, strict=strict, fetch=fetch)
                 rows.append(

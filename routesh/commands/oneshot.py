@@ -21,32 +21,45 @@ def lookup(profile: str, provider):  # type: ignore[no-untyped-def]
     return lookup_key(profile, provider, strict=False, fetch=False)
 
 
-def shared_for(ctx: Context):  # type: ignore[no-untyped-def]
-    """(profile, provider) → the keys another profile resolves to as well, for plans.
+class PlanKeys:
+    """Key status for one plan, from one keyring connection: the route's provider key in every profile.
 
-    Keyring values are read (to compare their hashes) only when keyring entries could match: env
-    values cost nothing, a keyring read costs a crypto session (~40 ms), so plain env setups stay fast.
+    Never raises for an unusable keyring (the plan says 'none' and why). Only the plan's provider is
+    compared across profiles (one search per profile). Keyring values are read (to compare their
+    hashes) only when keyring entries could match: env values cost nothing, a keyring read costs a
+    crypto session (~40 ms), so plain env setups stay fast.
     """
-    rows_box: list[tuple[float, tuple]] = []  # type: ignore[type-arg]
 
-    def shared(profile: str, provider: str):  # type: ignore[no-untyped-def]
-        import time
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._rows: dict[str, tuple] = {}  # type: ignore[type-arg]
 
-        from ..keyshare import shared_keys
+    def _all(self, provider: str, fetch: bool = False) -> tuple:  # type: ignore[type-arg]
         from ..secrets import list_keys
 
-        if len(ctx.config.profiles) < 2:
-            return ()
-        if not rows_box or time.monotonic() - rows_box[0][0] > 5.0:  # the shell's preview plans on every key
-            rows = list_keys(ctx.config, fetch=False)
-            mine = [r for r in rows if r.profile == profile and r.provider == provider and r.present]
-            others = [r for r in rows if r.profile != profile and r.present]
-            if mine and others and any(r.source == "keyring" for r in (*mine, *others)):
-                rows = list_keys(ctx.config, fetch=True)
-            rows_box[:] = [(time.monotonic(), rows)]
-        return shared_keys(ctx.config, profile, rows_box[0][1], [provider])
+        if provider not in self._rows or fetch:
+            self._rows[provider] = list_keys(self.ctx.config, fetch=fetch, providers=[provider])
+        return self._rows[provider]
 
-    return shared
+    def lookup(self, profile: str, provider):  # type: ignore[no-untyped-def]
+        """The (profile, provider) row: where its key would come from, never the value."""
+        for row in self._all(provider.name):
+            if row.profile == profile:
+                return row
+        return lookup(profile, provider)
+
+    def shared(self, profile: str, provider: str):  # type: ignore[no-untyped-def]
+        """The keys of other profiles that equal this one (same variable, or same value by hash)."""
+        from ..keyshare import shared_keys
+
+        if len(self.ctx.config.profiles) < 2:
+            return ()
+        rows = self._all(provider)
+        mine = [r for r in rows if r.profile == profile and r.present]
+        others = [r for r in rows if r.profile != profile and r.present]
+        if mine and others and any(r.source == "keyring" for r in (*mine, *others)):
+            rows = self._all(provider, fetch=True)
+        return shared_keys(self.ctx.config, profile, rows, [provider])
 
 
 def budget_spent(profile: str, day: datetime, month: datetime) -> tuple[float, float]:
@@ -75,7 +88,8 @@ def plan_for(ctx: Context, text: str, route: str | None) -> Plan:
     """Check the prompt, route it and check its size: the common start of a dry-run and a real run."""
     check_text(text, ctx.config)
     check_route(ctx, route)
-    plan = make_plan(ctx, text, datetime.now(), lookup, route=route, spent=budget_spent, shared=shared_for(ctx))
+    keys = PlanKeys(ctx)
+    plan = make_plan(ctx, text, datetime.now(), keys.lookup, route=route, spent=budget_spent, shared=keys.shared)
     check_size(plan.decision, plan.model, ctx.catalog)
     return plan
 
