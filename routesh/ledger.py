@@ -92,7 +92,7 @@ _INSERT = f"INSERT INTO attempts ({', '.join(COLUMNS)}, extra) VALUES ({', '.joi
 _values = attrgetter(*COLUMNS)
 
 def scrub(text: str | None) -> str | None:
-    """Redact every secret screening finds, mask key shapes and drop terminal escapes: the ledger keeps no credential."""
+    """Redact what screening finds, mask key shapes, drop terminal escapes: the ledger keeps no credential."""
     from .kept import shown
 
     return shown(text) if text else text

@@ -71,9 +71,8 @@ def collect(config_flag: str | None, profile_flag: str | None, *, online: bool =
 
 
 def _keyring_checks(ctx) -> list[Check]:  # type: ignore[no-untyped-def]
-    from ..secrets import SOFT_KINDS, keyring_status, list_keys
-
     from ..keyshare import restricted, shared_keys
+    from ..secrets import SOFT_KINDS, keyring_status, list_keys
 
     out: list[Check] = []
     st = keyring_status()
@@ -82,7 +81,9 @@ def _keyring_checks(ctx) -> list[Check]:  # type: ignore[no-untyped-def]
     else:
         problem, _, fix = (st.problem or "unusable").partition("\n")
         soft = st.kind in SOFT_KINDS  # no keyring on this machine at all: key_env variables can serve instead
-        detail = f"{st.backend}: {problem.rstrip('.')}" + ("; keys can come from key_env variables instead" if soft else "")
+        detail = f"{st.backend}: {problem.rstrip('.')}"
+        if soft:
+            detail += "; keys can come from key_env variables instead"
         out.append(Check("keyring", soft, detail, fix or None, warn=soft))
     config, active = ctx.config, ctx.profile.name
     used = {r.provider for r in config.routes.values()}
@@ -106,9 +107,11 @@ def _keyring_checks(ctx) -> list[Check]:  # type: ignore[no-untyped-def]
             said.add(pair)
             strict = [n for n in (row.profile, s.other) if restricted(config.profiles[n])]
             bad = not s.allowed and bool(strict)
-            fix = (f"give profile {strict[0]} its own key (`routesh keys set {row.provider} --profile {strict[0]}` "
-                   f"or its own key_env), or add `share_keys_with: [{s.other if strict[0] == row.profile else row.profile}]` "
-                   f"to it") if bad else None
+            fix = None
+            if bad:
+                who, partner = strict[0], s.other if strict[0] == row.profile else row.profile
+                fix = (f"give profile {who} its own key (`routesh keys set {row.provider} --profile {who}` or its "
+                       f"own key_env), or add `share_keys_with: [{partner}]` to it if both are one account")
             detail = s.sentence(row.profile) + (f"; profile {strict[0]} refuses to send with it" if bad else "")
             out.append(Check(f"key {row.profile}/{row.provider}", not bad, detail, fix, warn=not s.allowed and not bad))
     return out

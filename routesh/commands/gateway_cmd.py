@@ -112,7 +112,8 @@ def serve(args: argparse.Namespace) -> int:
     def ready() -> None:
         where = str(ctx.loaded.path) if ctx.loaded.path else "the built-in routes.yaml"
         print(f"routesh gateway on {url} · profile {ctx.profile.name} · {where} · Ctrl-C stops it", file=sys.stderr)
-        given = {"env": f'"${TOKEN_ENV}"', "file": f'"$(head -n1 {shlex.quote(args.token_file or "")})"'}.get(origin, token)
+        from_file = f'"$(head -n1 {shlex.quote(args.token_file or "")})"'
+        given = {"env": f'"${TOKEN_ENV}"', "file": from_file}.get(origin, token)
         print(f"export ANTHROPIC_BASE_URL={url}")
         print(f"export ANTHROPIC_AUTH_TOKEN={given}")
         from ..gateway.code import model_names
