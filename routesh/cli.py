@@ -195,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(argv)
     except UserError as exc:
-        print(f"routesh: {exc}", file=sys.stderr)
+        from .kept import shown
+
+        print(f"routesh: {shown(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("routesh: interrupted", file=sys.stderr)

@@ -97,6 +97,7 @@ class Profile:
     providers: Mapping[str, ProviderOverride] = field(default_factory=lambda: EMPTY)
     budget: Budget | None = None
     description: str | None = None
+    share_keys_with: tuple[str, ...] = ()  # profiles this one may knowingly use the same credentials as
     line: int = 0
 
 

@@ -31,7 +31,7 @@ ROUTE_KEYS = ("provider", "model", "via", "fallback", "max_output_tokens", "syst
               "description", "allow_upgrade", "on_refusal")
 RULE_KEYS = ("prefix", "keywords", "regex", "min_tokens", "max_tokens", "hours", "route", "description")
 PROFILE_KEYS = ("allow_providers", "allow_routes", "log_prompts", "on_secret", "paths", "providers", "budget",
-                "description")
+                "description", "share_keys_with")
 OVERRIDE_KEYS = ("base_url", "key_env", "auth")
 BUDGET_KEYS = ("daily_usd", "monthly_usd", "on_exceed", "downgrade")
 MODEL_KEYS = ("input", "output", "cache_read", "cache_write", "context_window", "aliases")
@@ -257,6 +257,7 @@ def _profile(r: Reader, name: str, node: Node) -> Profile:
         providers=MappingProxyType(overrides),
         budget=budget,
         description=r.string(m.get("description"), f"{where}.description"),
+        share_keys_with=r.strings(m.get("share_keys_with"), f"{where}.share_keys_with") or (),
         line=line_of(node),
     )
 
@@ -333,6 +334,11 @@ def _cross_check(r: Reader, top: dict[str, Node], providers: dict[str, Provider]
                                     f"'{name}'{did_you_mean(name, providers)}")
         if p.budget:
             route_ref(p.budget.downgrade, _at(p.line), f"profiles.{p.name}.budget.downgrade")
+        for name in p.share_keys_with:
+            r.check(name in profiles and name != p.name, _at(p.line),
+                    f"profiles.{p.name}.share_keys_with: " + ("a profile shares its keys with itself already" if
+                    name == p.name else f"unknown profile '{name}'{did_you_mean(name, profiles)}; "
+                    f"profiles: {', '.join(profiles)}"))
     for key in ("default", "background", "think", "long_context", "web_search", "image", "subagent"):
         route_ref(getattr(code, key), top.get("code"), f"code.{key}")
 

@@ -93,10 +93,10 @@ _INSERT = f"INSERT INTO attempts ({', '.join(COLUMNS)}, extra) VALUES ({', '.joi
 _values = attrgetter(*COLUMNS)
 
 def scrub(text: str | None) -> str | None:
-    """Mask key-shaped substrings (sk-…, ghp_…, AKIA…, Bearer …) so the ledger never holds a credential."""
-    from .keymask import mask_keys
+    """Redact what screening finds, mask key shapes, drop terminal escapes: the ledger keeps no credential."""
+    from .kept import shown
 
-    return mask_keys(text) if text else text
+    return shown(text) if text else text
 
 
 _LOCKED_RETRIES = 8  # ~2.5 s in all at worst, for "database is locked" that the busy handler did not absorb
@@ -120,22 +120,11 @@ def _as_ts(when: float | datetime | None) -> float | None:
     return when.timestamp()
 
 
-def _ensure_dir(directory: Path) -> None:
-    """Create the ledger's directory 0700 if it is missing (existing directories are left alone)."""
-    if directory.is_dir():
-        return
-    directory.mkdir(parents=True, exist_ok=True)
-    os.chmod(directory, 0o700)
-
-
 def _ensure_file(path: Path) -> None:
-    """Create the file 0600 before SQLite does, so no one else can read it (SQLite gives -wal/-shm the same mode)."""
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        return
-    os.close(fd)
-    os.chmod(path, 0o600)
+    """Create the file 0600 (its directories 0700) before SQLite does; SQLite gives -wal/-shm the same mode."""
+    from .private import create_private
+
+    create_private(path)
 
 
 def creation_problem(path: Path) -> str | None:
@@ -181,7 +170,6 @@ class Ledger:
         if self.path is None:
             target = ":memory:"
         else:
-            _ensure_dir(self.path.parent)
             _ensure_file(self.path)
             target = str(self.path)
         conn = sqlite3.connect(
@@ -302,8 +290,7 @@ class Ledger:
         """Store one attempt; never raises (a failure warns once on stderr and returns False)."""
         try:
             params = (*_values(rec), json.dumps(dict(rec.extra), separators=(",", ":")) if rec.extra else None)
-            if rec.error is not None:
-                params = _with_error(params, scrub(rec.error))
+            params = _scrubbed(params)
             for attempt in range(_LOCKED_RETRIES + 1):
                 try:
                     conn = self._conn if self._conn is not None else self._connect()  # opening can race too
@@ -371,7 +358,7 @@ class Ledger:
                     "INSERT INTO misses (request_id, ts, note) VALUES (?, ?, ?) "
                     "ON CONFLICT(request_id) DO UPDATE "
                     "SET ts = excluded.ts, note = COALESCE(excluded.note, misses.note)",
-                    (rid, time.time() if now is None else now, note),
+                    (rid, time.time() if now is None else now, scrub(note)),
                 )
         except sqlite3.Error as exc:
             raise self._read_error(exc) from exc
@@ -534,12 +521,16 @@ _STATS_FIELDS = (
     "ts", "request_id", "attempt", "profile", "route", "provider", "model", "status", "cost_usd",
     "latency_ms", "ttft_ms", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "miss",
 )  # fmt: skip
-_ERROR_INDEX = COLUMNS.index("error")
+_FREE_TEXT = tuple(COLUMNS.index(c) for c in ("error", "prompt", "tag"))  # text that came from users or upstreams
 
 
-def _with_error(params: tuple[Any, ...], error: str | None) -> tuple[Any, ...]:
-    """The insert parameters with the error text replaced (scrubbed)."""
-    return (*params[:_ERROR_INDEX], error, *params[_ERROR_INDEX + 1 :])
+def _scrubbed(params: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The insert parameters with every free-text column scrubbed of secrets."""
+    out = list(params)
+    for i in _FREE_TEXT:
+        if isinstance(out[i], str):
+            out[i] = scrub(out[i])
+    return tuple(out)
 
 
 def _filters(

@@ -92,7 +92,9 @@ class LiveAnswer:
         elif outcome.status == "cancelled":
             self.close("cancelled")
         elif outcome.status == "partial":
-            self.close("answer incomplete: " + (outcome.error or "the stream broke"))
+            from .kept import shown
+
+            self.close("answer incomplete: " + shown(outcome.error or "the stream broke"))
         else:
             self.close(None)
 

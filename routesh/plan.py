@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .attach import Attachment, blocks
 from .config import Provider
@@ -17,6 +17,9 @@ from .estimate import Estimate, estimate, installed_claude_version
 from .events import Message
 from .policy import BudgetVerdict, Verdict, apply_budget, check, check_budget, day_start, month_start
 from .router import Decision, decide
+
+if TYPE_CHECKING:
+    from .keyshare import SharedKey
 
 SpentFn = Callable[[str, datetime, datetime], tuple[float, float]]  # (profile, day start, month start) → spent
 
@@ -29,6 +32,7 @@ class KeyStatus(Protocol):
 
 
 KeyLookupFn = Callable[[str, Provider], KeyStatus]
+SharedFn = Callable[[str, str], "tuple[SharedKey, ...]"]  # (profile, provider) → keys another profile also uses
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class Plan:
     budget: BudgetVerdict | None = None
     attachments: tuple[Attachment, ...] = ()  # piped stdin and -f files sent after the prompt
     notes: tuple[str, ...] = ()  # said before sending: "model overridden by -m", "/deploy … sent as text"
+    shared_keys: tuple[SharedKey, ...] = ()  # another profile resolves to the same credential
 
     @property
     def route(self) -> str:
@@ -85,7 +90,7 @@ class Plan:
             "fallbacks": list(d.fallbacks),
             "fallbacks_skipped": [{"route": r, "why": why} for r, why in self.verdict.skipped],
             "key": {"source": self.key_source, "present": self.key_present, "needed": self.key_needed,
-                    "problem": self.key_problem},
+                    "problem": self.key_problem, "shared_with": [s.public() for s in self.shared_keys]},
             "policy": {"allowed": self.verdict.allowed, "why": self.verdict.why},
             "secrets": self.secrets,
             "budget": None if self.budget is None else {"over": self.budget.over, "status": self.budget.message,
@@ -107,8 +112,9 @@ def _cost_note(e: Estimate) -> str:
 
 
 def make_plan(ctx: Context, text: str, now: datetime, lookup: KeyLookupFn, *, route: str | None = None,
-              spent: SpentFn | None = None, attachments: tuple[Attachment, ...] = (),
-              history: tuple[Message, ...] = (), history_tokens: int | None = None,
+              spent: SpentFn | None = None, shared: SharedFn | None = None,
+              attachments: tuple[Attachment, ...] = (), history: tuple[Message, ...] = (),
+              history_tokens: int | None = None,
               claude_version: Callable[[str | None], str | None] = installed_claude_version) -> Plan:
     """Route the text, apply the profile's policy (providers, secrets, budget), look up (never reveal) the key."""
     config = ctx.config
@@ -136,9 +142,15 @@ def make_plan(ctx: Context, text: str, now: datetime, lookup: KeyLookupFn, *, ro
         verdict = replace(verdict, allowed=False, routes=(),
                           why=f"the prompt contains {secrets}; profile '{profile.name}' blocks secrets "
                               "(on_secret: block): remove them, or use a profile with on_secret: redact")
+    shared_keys = shared(profile.name, provider.name) if shared is not None and needed and present else ()
+    if verdict.allowed and shared_keys:
+        from .keyshare import refusal
+
+        if (why := refusal(config, profile.name, shared_keys)) is not None:
+            verdict = replace(verdict, allowed=False, routes=(), why=why)
     budget = None
     if spent is not None and profile.budget is not None:
         budget = check_budget(profile, *spent(profile.name, day_start(now), month_start(now)), now)
     verdict = apply_budget(verdict, budget, config, profile)
     return Plan(decision, profile.name, ctx.choice.why, provider, model, r.via, source, present, needed, problem,
-                est.input_usd, est, verdict, screened.text, secrets, budget, attachments)
+                est.input_usd, est, verdict, screened.text, secrets, budget, attachments, shared_keys=shared_keys)

@@ -110,6 +110,8 @@ def show_plan(con: Console, plan: Plan) -> None:
         from .secrets import how_to_set
 
         grid.add_row("key", Text(f"missing: {how_to_set(plan.profile, plan.provider)}", style="yellow"))
+    for shared in plan.shared_keys:
+        grid.add_row("key shared", Text(shared.sentence(plan.profile), style="dim" if shared.allowed else "yellow"))
     if plan.key_problem and not plan.key_present:  # a keyring problem matters only when no key was found
         grid.add_row("keyring", Text(plan.key_problem.replace("\n", " "), style="dim"))
     if plan.secrets:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from .md_blocks import FENCED, Block, LazyRe, Splitter
 from .md_code import CodeStream, Row
+from .termsafe import StreamCleaner
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console, RenderableType
@@ -229,6 +230,7 @@ class StreamRenderer:
         self._partial: list[str] = []  # the incomplete last line, in pieces
         self._partial_len = 0
         self._carry = ""  # a high surrogate whose pair has not arrived yet
+        self._clean = StreamCleaner()  # holds an escape sequence cut between chunks until it can be removed
         self._out: list[RenderableType] = []  # committed renderables not yet printed
         self._md: _MarkdownFactory | None = None
         self._code: CodeStream | None = None
@@ -260,6 +262,7 @@ class StreamRenderer:
             chunk, self._carry = chunk[:-1], chunk[-1]
         if _SURROGATE.search(chunk):
             chunk = _join_surrogates(chunk)
+        chunk = self._clean.feed(chunk)  # an answer's escape sequences must not reach the terminal
         if not chunk:
             return
         self._fed += len(chunk)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .config import Provider, Route
+from .config import Config, Provider, Route
 from .context import Context
 from .dispatch import Dispatcher, Engine, KeyMissing, Outcome
 from .errors import PolicyRefusal
@@ -27,8 +27,12 @@ def engine_for(route: Route, provider: Provider) -> Engine:
     return engines.engine_for(provider.type, route.via).stream
 
 
-def key_for(profile: str, provider: Provider) -> str | None:
-    """The key to send, by the documented lookup order; KeyMissing names the fix."""
+def key_for(profile: str, provider: Provider, config: Config | None = None) -> str | None:
+    """The key to send, by the documented lookup order; KeyMissing names the fix.
+
+    With the config, a restricted profile whose key another profile also resolves to (and that
+    routes.yaml does not share) is refused here, with the values compared: PolicyRefusal, exit 3.
+    """
     if not provider.needs_key or provider.auth == "subscription":
         return None
     from .secrets import KeyringUnavailable, how_to_set, lookup_key
@@ -40,8 +44,17 @@ def key_for(profile: str, provider: Provider) -> str | None:
         raise KeyMissing(f"no key for provider '{provider.name}' in profile '{profile}': the keyring cannot be "
                          f"used: {exc.problem.rstrip('.')}{also}") from None
     if not found.present:
-        fix = how_to_set(profile, provider)
+        fix = found.problem if found.source != "none" and found.problem else how_to_set(profile, provider)
         raise KeyMissing(f"no key for provider '{provider.name}' in profile '{profile}': {fix}")
+    if config is not None and len(config.profiles) > 1:
+        from .keyshare import refusal, restricted, shared_keys
+        from .secrets import list_keys
+
+        if restricted(config.profiles[profile]):
+            shared = shared_keys(config, profile, list_keys(config, fetch=True), [provider.name])
+            why = refusal(config, profile, shared)
+            if why is not None:
+                raise PolicyRefusal(f"refused, nothing was sent: {why}")
     return found.value
 
 
@@ -137,9 +150,11 @@ class Runner:
                 resume_session: str | None = None, cancel: threading.Event | None = None) -> Outcome:
         """Guard, then dispatch through the plan's routes, recording every attempt."""
         guarded = self.guard(plan)
+        tag = self._screen_tag(plan, tag)
         for notice in guarded.notices:
             self.on_notice(notice)
-        d = Dispatcher(self.ctx.config, self.ctx.profile, self.ctx.catalog, self.engine_for, key_for,
+        config = self.ctx.config
+        d = Dispatcher(config, self.ctx.profile, self.ctx.catalog, self.engine_for, lambda p, v: key_for(p, v, config),
                        on_text=self.on_text, on_notice=self.on_notice, record=self.record,
                        claude_path=self.ctx.config.claude_path, budget=self.budget_now)
         return d.run(guarded.routes, guarded.text, history=history, rule=_rule_label(plan), tag=tag,
@@ -158,6 +173,21 @@ class Runner:
         from .gateway.pinned import engine
 
         return engine(self.ctx, route, inner)
+
+    def _screen_tag(self, plan: Plan, tag: str | None) -> str | None:
+        """A --tag is kept in the ledger: a secret in it is refused under block, else masked there."""
+        from .screen import apply as screen
+
+        if not tag:
+            return tag
+        found = screen(tag, "redact")
+        if not found.findings:
+            return tag
+        if self.ctx.profile.on_secret == "block":
+            self._refused(plan, f"--tag contains {found.summary}; profile '{plan.profile}' blocks secrets "
+                                "(on_secret: block): choose a tag without one")
+        self.on_notice(f"--tag contains {found.summary}; it is kept masked in the ledger")
+        return found.text
 
     def close(self) -> None:
         """Close the ledger."""

@@ -132,6 +132,13 @@ class Secret:
         raise TypeError("a Secret is not picklable: keys must not be written anywhere")
 
 
+def fingerprint(value: str) -> str:
+    """sha256 of a key, cut to 16 hex digits: enough to compare two keys, useless to recover one."""
+    import hashlib
+
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:16]
+
+
 def mask(value: str) -> str:
     """A key's public face: 'sk-' if it has it, then '…', then the last 4 chars if it is long enough."""
     prefix = "sk-" if value.startswith("sk-") else ""
@@ -163,6 +170,11 @@ class KeyLookup:
         """The key as users may see it ('sk-…x7Q2'), or '' when there is no value to show."""
         return self.secret.masked if self.secret is not None else ""
 
+    @property
+    def fingerprint(self) -> str | None:
+        """A hash of the key, to tell two profiles that resolve to the same credential (None when not fetched)."""
+        return fingerprint(self.secret.reveal()) if self.secret is not None else None
+
     def public(self) -> dict[str, object]:
         """The JSON-safe view for --dry-run --json, `keys list` and doctor; never the value."""
         return {
@@ -187,6 +199,7 @@ class KeyRow:
     masked: str
     needed: bool
     problem: str | None = None
+    fingerprint: str | None = field(default=None, repr=False)  # see KeyLookup.fingerprint; never shown
 
 
 @dataclass(frozen=True)
@@ -209,6 +222,16 @@ def username_for(profile: str, provider: str) -> str:
         if not name or "/" in name or any(c.isspace() or not c.isprintable() for c in name):
             raise ValueError(f"a {what} name used in the keyring must be non-empty, without '/' or spaces: {name!r}")
     return f"{profile}/{provider}"
+
+
+def unusable_key(value: str) -> str | None:
+    """Why a key value cannot go into a header (a line break would inject one), or None when it can."""
+    for c in value:
+        if c in "\r\n":
+            return "contains a line break (a key must be one line; a pasted newline?)"
+        if not c.isprintable() or not c.isascii() or c.isspace():
+            return "contains a control character, a space or a non-ASCII character (a key is printable ASCII)"
+    return None
 
 
 def key_needed(provider: Provider) -> bool:
@@ -248,6 +271,10 @@ def _lookup(
     if problem is None:
         try:
             present, value = store.find(user, fetch=fetch)  # type: ignore[union-attr]
+            if present and value is not None and (bad := unusable_key(value)):
+                fix = f"store it again with `routesh keys set {provider.name} --profile {profile}`"
+                return KeyLookup(profile, provider.name, "keyring", False, env_var,
+                                 problem=f"the keyring entry {user} {bad}; {fix}")
             if present:
                 return KeyLookup(profile, provider.name, "keyring", True, env_var, secret=_secret_or_none(value))
         except KeyringUnavailable as exc:
@@ -257,6 +284,10 @@ def _lookup(
         if strict and not problem.soft:
             raise problem from None
     env_value = os.environ.get(env_var) if env_var else None
+    if env_value and (bad := unusable_key(env_value)):
+        return KeyLookup(profile, provider.name, "env", False, env_var,
+                         problem=f"${env_var} {bad}; set it to the key alone, e.g. "
+                                 f"export {env_var}=\"$(printf %s \"${env_var}\" | tr -d '[:space:][:cntrl:]')\"")
     if env_value:
         note = str(problem) if problem else None
         return KeyLookup(profile, provider.name, "env", True, env_var, problem=note, secret=Secret(env_value))
@@ -289,20 +320,21 @@ def delete_key(profile: str, provider_name: str, *, prompt: bool = False) -> boo
 
 
 def list_keys(
-    config: Config, profiles: list[str] | None = None, *, strict: bool = False, fetch: bool = True
+    config: Config, profiles: list[str] | None = None, *, strict: bool = False, fetch: bool = True,
+    providers: list[str] | None = None,
 ) -> tuple[KeyRow, ...]:
-    """Per profile and provider, where the key would come from and its masked tail, never more."""
+    """Per profile and provider (default: all of both), where the key would come from and its masked tail."""
     names = profiles if profiles is not None else list(config.profiles)
     rows: list[KeyRow] = []
     with _StoreOrProblem(prompt=False) as store:  # one connection and one crypto session for the table
         for pname in names:
             prof = config.profiles[pname]
-            for provider_name in config.providers:
+            for provider_name in providers if providers is not None else config.providers:
                 provider = config.provider_in(prof, provider_name)
                 found = _lookup(pname, provider, store, strict=strict, fetch=fetch)
                 rows.append(
                     KeyRow(pname, provider_name, found.source, found.present, found.env_var, found.masked,
-                           found.needed, found.problem)
+                           found.needed, found.problem, found.fingerprint)
                 )
     return tuple(rows)
 

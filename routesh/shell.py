@@ -342,7 +342,7 @@ class Shell:
         from .paths import state_dir
         from .shell_input import make_session, open_history
 
-        session = make_session(self, open_history(state_dir(), self.keep_history))
+        session = make_session(self, open_history(state_dir(), self.keep_history, lambda: self.ctx.profile.on_secret))
         _preload_once(session, self.ctx)
         self.banner()
         try:

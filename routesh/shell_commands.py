@@ -130,11 +130,27 @@ def profile_changes(old: Context, new: Context) -> list[str]:
         change = "" if was == where.lower() else f" (was {was})"
         fix = "" if after.present else f": routesh keys set {name} --profile {b.name}"
         lines.append(f"  key {name}: {where}{change}{fix}")
+    from .keyshare import restricted
+
+    refused = "; this profile refuses to send with it" if restricted(b) else ""
+    lines += [f"  key shared: {s.sentence(b.name)}" + ("" if s.allowed else refused) for s in _shared(new)]
     if a.log_prompts != b.log_prompts:
         lines.append(f"  prompts logged and kept in history: {'yes' if b.log_prompts else 'no'}")
     if a.on_secret != b.on_secret:
         lines.append(f"  secrets in prompts: {a.on_secret} → {b.on_secret}")
     return lines
+
+
+def _shared(ctx: Context) -> tuple:  # type: ignore[type-arg]
+    """The active profile's keys that another profile resolves to as well (values compared)."""
+    from .keyshare import shared_keys
+    from .secrets import list_keys
+
+    prof = ctx.profile
+    if len(ctx.config.profiles) < 2:
+        return ()
+    used = [n for n in ctx.config.providers if prof.allow_providers is None or n in prof.allow_providers]
+    return shared_keys(ctx.config, prof.name, list_keys(ctx.config, fetch=True), used)
 
 
 @command("/why", "TEXT")

@@ -6,7 +6,6 @@ shell through the small View protocol, so this module knows nothing about routin
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -88,27 +87,36 @@ class View(Protocol):
 
 
 class ProfileAwareHistory(FileHistory):
-    """A history file that skips writing lines typed under a profile with log_prompts: false."""
+    """A history file that never holds a secret, nor lines typed under a profile with log_prompts: false."""
 
-    def __init__(self, path: str, keep: Callable[[], bool]) -> None:
+    def __init__(self, path: str, keep: Callable[[], bool], on_secret: Callable[[], str] = lambda: "warn") -> None:
         super().__init__(path)
         self._keep = keep
+        self._on_secret = on_secret
 
     def store_string(self, string: str) -> None:
-        """Write to disk only when the active profile allows it; the in-memory list always gets it."""
-        if self._keep():
-            super().store_string(string)
+        """Write the redacted line to disk when the profile allows it; a line `block` refuses is not written at all.
+
+        The in-memory list always gets the line as typed, so it can be recalled and fixed in this session.
+        """
+        if not self._keep():
+            return
+        from .kept import redact_kept
+        from .screen import scan
+
+        if self._on_secret() == "block" and scan(string):
+            return
+        super().store_string(redact_kept(string))
 
 
-def open_history(directory: Path, keep: Callable[[], bool]) -> History:
+def open_history(directory: Path, keep: Callable[[], bool], on_secret: Callable[[], str] = lambda: "warn") -> History:
     """The persistent history in the state dir (0600 in a 0700 dir), or memory-only if it cannot be created."""
+    from .private import create_private
+
     try:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = directory / "history"
-        if not path.exists():
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            os.close(fd)
-        return ProfileAwareHistory(str(path), keep)
+        create_private(path)
+        return ProfileAwareHistory(str(path), keep, on_secret)
     except OSError:
         return InMemoryHistory()
 

@@ -33,7 +33,10 @@ class Out:
         return self._console
 
     def line(self, text: str, style: str | None = None) -> None:
-        """One line of plain text, styled without markup parsing (text may hold brackets)."""
+        """One line of plain text, styled without markup parsing (text may hold brackets or outside escapes)."""
+        from .kept import shown
+
+        text = shown(text)
         if self._console is not None:  # through rich, so a live answer region stays intact
             from rich.text import Text
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,11 +51,9 @@ def trust(path: Path) -> str:
     digest = _digest(path.read_bytes())
     store = _trusted()
     store[str(path)] = digest
-    target = trust_file()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text(json.dumps(store, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, target)
+    from .private import write_private
+
+    write_private(trust_file(), json.dumps(store, indent=2, sort_keys=True) + "\n")
     return digest
 
 

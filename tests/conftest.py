@@ -27,7 +27,8 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     ):
         monkeypatch.setenv(var, str(home / sub))
     for var in ("ROUTESH_CONFIG", "ROUTESH_PROFILE", "CLAUDE_CODE_ROUTE", "ROUTESH_DEBUG", "ANTHROPIC_API_KEY",
-                "OPENROUTER_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_MODEL"):
+                "OPENROUTER_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_MODEL",
+                "WORK_ANTHROPIC_KEY", "WORK_OPENROUTER_API_KEY", "ROUTESH_GATEWAY_TOKEN"):
         monkeypatch.delenv(var, raising=False)
     if os.environ.get("ROUTESH_TEST_KEYRING") != "1":
         # Outside the throwaway keyring session (scripts/test) no test may reach the developer's real

@@ -63,6 +63,7 @@ profiles:
   work:
     allow_providers: [anth]
     log_prompts: false
+    providers: {{anth: {{key_env: GW_TEST_WORK_KEY}}}}  # its own key: never the personal one
   thrifty:
     budget: {{daily_usd: 0.0001, on_exceed: downgrade, downgrade: architect}}
   broke:
@@ -524,6 +525,7 @@ def test_hot_reload(gw: GW, monkeypatch: pytest.MonkeyPatch) -> None:
 def work_gw(upstream: Upstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GW]:
     monkeypatch.setenv("GW_TEST_ANTH_KEY", ANTH_KEY)
     monkeypatch.setenv("GW_TEST_OAI_KEY", OAI_KEY)
+    monkeypatch.setenv("GW_TEST_WORK_KEY", "sk-ant-gw-work-key-0123456789")
     cfg = tmp_path / "routes.yaml"
     cfg.write_text(CONFIG.format(url=upstream.url))
     yield from _gateway(upstream, tmp_path, cfg, "work")

@@ -55,7 +55,7 @@ rules:
   - {{keywords: [fixture], route: quick}}
 profiles:
   personal: {{}}
-  work-approved: {{allow_providers: [up], log_prompts: false}}
+  work-approved: {{allow_providers: [up], log_prompts: false, providers: {{up: {{key_env: SHELL_TEST_WORK_KEY}}}}}}
   careful: {{on_secret: redact}}
 """
 
@@ -83,6 +83,7 @@ class Term:
             "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "XDG_DATA_HOME": str(home / ".local/share"),
             "XDG_STATE_HOME": str(home / ".local/state"), "XDG_CACHE_HOME": str(home / ".cache"),
             "SHELL_TEST_UP_KEY": "test-key-up", "SHELL_TEST_OTHER_KEY": "test-key-other",
+            "SHELL_TEST_WORK_KEY": "test-key-work",  # the work profile's own key: never the personal one
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         }
         if os.environ.get("PYTHONPATH"):

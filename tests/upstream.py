@@ -698,6 +698,8 @@ class _Ctx:
             await self.writer.drain()
             return self.keep_alive
         if p in ("/v1/models", "/models") and m == "GET":
+            if not self._authorized():  # like the real APIs: listing models needs a valid key
+                return await self.send_error(401)
             return await self.send_json(200, self._models())
         if m != "POST":
             if p in GENERATION_PATHS or p == "/v1/messages/count_tokens":

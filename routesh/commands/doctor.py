@@ -30,21 +30,25 @@ class Check:
 
 def add_parser(p: argparse.ArgumentParser) -> Handler:
     """What is set up, what is missing, and how to fix it."""
-    p.description = "Check config, keyring, keys, endpoints and Claude Code; print the fix for each problem."
+    p.description = ("Check config, keyring, keys, endpoints and Claude Code; print the fix for each problem. "
+                     "Offline by default: endpoints are not contacted unless --online is given.")
     p.add_argument("--json", action="store_true", help="a JSON list of checks")
+    p.add_argument("--online", action="store_true",
+                   help="also call each provider endpoint of the active profile once (list its models, with its "
+                        "key) and report the status and latency")
 
     def run(args: argparse.Namespace) -> int:
-        checks = collect(args.config, args.profile)
+        checks = collect(args.config, args.profile, online=args.online)
         if args.json:
             print(json.dumps([asdict(c) for c in checks], indent=2))
         else:
-            show(checks)
+            show(checks, online=args.online)
         return 0 if all(c.ok for c in checks) else 1
 
     return run
 
 
-def collect(config_flag: str | None, profile_flag: str | None) -> list[Check]:
+def collect(config_flag: str | None, profile_flag: str | None, *, online: bool = False) -> list[Check]:
     """Every check, in the order a user would fix things."""
     from ..context import build
 
@@ -59,13 +63,16 @@ def collect(config_flag: str | None, profile_flag: str | None) -> list[Check]:
     for w in src.warnings:
         checks.append(Check("config", " is empty, " not in w, w, warn=True))
     checks += _keyring_checks(ctx)
-    checks += _endpoint_checks(ctx)
+    checks += _endpoint_checks(ctx, online)
+    if online:
+        checks += _probe_checks(ctx)
     checks.append(_claude_check(ctx.config.claude_path))
     return checks
 
 
 def _keyring_checks(ctx) -> list[Check]:  # type: ignore[no-untyped-def]
-    from ..secrets import keyring_status, list_keys
+    from ..keyshare import restricted, shared_keys
+    from ..secrets import SOFT_KINDS, keyring_status, list_keys
 
     out: list[Check] = []
     st = keyring_status()
@@ -73,23 +80,65 @@ def _keyring_checks(ctx) -> list[Check]:  # type: ignore[no-untyped-def]
         out.append(Check("keyring", True, f"{st.backend}" + (f": {st.detail}" if st.detail else "")))
     else:
         problem, _, fix = (st.problem or "unusable").partition("\n")
-        out.append(Check("keyring", False, f"{st.backend}: {problem}", fix or None))
-    used = {r.provider for r in ctx.config.routes.values()}
-    for row in list_keys(ctx.config, fetch=False):
-        if not row.needed or row.provider not in used:
+        soft = st.kind in SOFT_KINDS  # no keyring on this machine at all: key_env variables can serve instead
+        detail = f"{st.backend}: {problem.rstrip('.')}"
+        if soft:
+            detail += "; keys can come from key_env variables instead"
+        out.append(Check("keyring", soft, detail, fix or None, warn=soft))
+    config, active = ctx.config, ctx.profile.name
+    used = {r.provider for r in config.routes.values()}
+    rows = [r for r in list_keys(config) if r.needed and r.provider in used]
+    for profile in config.profiles:
+        mine = [r for r in rows if r.profile == profile]
+        usable = [r for r in mine if _allowed(config.profiles[profile], r.provider)]
+        if profile != active and usable and not any(r.present for r in usable):  # never set up: not a problem
+            names = ", ".join(r.provider for r in usable)
+            out.append(Check(f"profile {profile}", True, f"not set up (no key for {names}); "
+                             f"`routesh keys set PROVIDER --profile {profile}` when you want to use it"))
             continue
-        label = f"key {row.profile}/{row.provider}"
-        if row.present:
-            out.append(Check(label, True, f"from {row.source}" + (f" ({row.env_var})" if row.source == "env" else "")))
-        else:
-            fix = f"routesh keys set {row.provider} --profile {row.profile}"
-            if row.env_var:
-                fix += f"   (or export {row.env_var})"
-            out.append(Check(label, False, "missing", fix))
+        for row in mine:
+            out.append(_key_check(row, active, _allowed(config.profiles[profile], row.provider)))
+    said: set[frozenset[tuple[str, str]]] = set()
+    for row in rows:
+        for s in shared_keys(config, row.profile, rows, [row.provider]):
+            pair = frozenset({(row.profile, row.provider), (s.other, s.other_provider)})
+            if pair in said:
+                continue
+            said.add(pair)
+            strict = [n for n in (row.profile, s.other) if restricted(config.profiles[n])]
+            bad = not s.allowed and bool(strict)
+            fix = None
+            if bad:
+                who, partner = strict[0], s.other if strict[0] == row.profile else row.profile
+                fix = (f"give profile {who} its own key (`routesh keys set {row.provider} --profile {who}` or its "
+                       f"own key_env), or add `share_keys_with: [{partner}]` to it if both are one account")
+            detail = s.sentence(row.profile) + (f"; profile {strict[0]} refuses to send with it" if bad else "")
+            out.append(Check(f"key {row.profile}/{row.provider}", not bad, detail, fix, warn=not s.allowed and not bad))
     return out
 
 
-def _endpoint_checks(ctx) -> list[Check]:  # type: ignore[no-untyped-def]
+def _allowed(profile, provider: str) -> bool:  # type: ignore[no-untyped-def]
+    return profile.allow_providers is None or provider in profile.allow_providers
+
+
+def _key_check(row, active: str, allowed: bool) -> Check:  # type: ignore[no-untyped-def]
+    """A key row as a check: missing matters for the active profile's allowed providers, is a note elsewhere."""
+    label = f"key {row.profile}/{row.provider}"
+    if row.present:
+        return Check(label, True, f"from {row.source}" + (f" ({row.env_var})" if row.source == "env" else ""))
+    fix = f"routesh keys set {row.provider} --profile {row.profile}"
+    if row.env_var:
+        fix += f"   (or export {row.env_var})"
+    if not allowed:
+        return Check(label, True, f"not needed: profile {row.profile} does not allow {row.provider}")
+    if row.problem and row.source != "none":  # present but unusable (a line break in the variable...)
+        return Check(label, False, row.problem.partition("\n")[0], fix)
+    if row.profile != active:
+        return Check(label, True, "missing (not the active profile)", fix, warn=True)
+    return Check(label, False, "missing", fix)
+
+
+def _endpoint_checks(ctx, online: bool) -> list[Check]:  # type: ignore[no-untyped-def]
     out: list[Check] = []
     seen: set[tuple[str, str]] = set()
     for profile in ctx.config.profiles.values():
@@ -102,12 +151,41 @@ def _endpoint_checks(ctx) -> list[Check]:  # type: ignore[no-untyped-def]
             host = urlsplit(url).hostname or ""
             local = _is_loopback(host)
             plain = url.startswith("http://") and not local
-            detail = f"{url} ({'loopback: stays on this machine' if local else 'remote'})"
+            probed = "" if online else "; not probed: `doctor --online` calls it"
+            detail = f"{url} ({'loopback: stays on this machine' if local else 'remote'}{probed})"
             if plain:
                 out.append(Check(f"endpoint {name}", False, detail + ": plain http to a remote host sends keys "
                                  "and prompts unencrypted", f"use https in routes.yaml for provider {name}"))
             else:
                 out.append(Check(f"endpoint {name}", True, detail))
+    return out
+
+
+def _probe_checks(ctx) -> list[Check]:  # type: ignore[no-untyped-def]
+    """One model-list call per provider the active profile may use, with its own key."""
+    from ..probe import probe
+    from ..secrets import key_needed, lookup_key
+
+    config, profile = ctx.config, ctx.profile
+    out: list[Check] = []
+    names = dict.fromkeys(r.provider for r in config.routes.values() if _allowed(profile, r.provider))
+    for name in names:
+        provider = config.provider_in(profile, name)
+        label = f"online {name}"
+        key = None
+        if key_needed(provider):
+            found = lookup_key(profile.name, provider)
+            if not found.present:
+                out.append(Check(label, False, "not probed: no key for this profile",
+                                 f"routesh keys set {name} --profile {profile.name}"))
+                continue
+            key = found.value
+        r = probe(provider, key)
+        took = f" in {r.latency_ms:.0f} ms" if r.latency_ms is not None else ""
+        status = f"HTTP {r.status}" if r.status is not None else "no answer"
+        fix = None if r.ok else ("check the key: `routesh keys set " + name + f" --profile {profile.name}`"
+                                 if r.status in (401, 403) else f"check base_url of provider {name} and the network")
+        out.append(Check(label, r.ok, f"{r.url}: {status}{took}; {r.note}", fix))
     return out
 
 
@@ -133,21 +211,23 @@ def _claude_check(path: str | None) -> Check:
     return Check("claude", True, f"{exe}: {version or 'unknown version'}")
 
 
-def show(checks: list[Check]) -> None:
+def show(checks: list[Check], *, online: bool = False) -> None:
     """A ✓/✗ list; fixes indented under the problems."""
     from rich.text import Text
 
     from ..render import console
+    from ..termsafe import clean
 
     con = console()
     for c in checks:
         mark, style = ("!", "yellow") if c.warn else ("✓", "green") if c.ok else ("✗", "red")
         line = Text(f"{mark} ", style=style)
         line.append(f"{c.area}: ", style="bold")
-        line.append(c.detail)
+        line.append(clean(c.detail))
         con.print(line)
         if c.fix:
             con.print(Text(f"    fix: {c.fix}", style="cyan"))
     bad = sum(not c.ok for c in checks)
-    con.print(Text(f"{bad} problem{'s' if bad != 1 else ''} found" if bad else "everything looks fine",
-                   style="red" if bad else "green"))
+    fine = "everything looks fine" if online else \
+        "no problems found offline; endpoints were not contacted (`routesh doctor --online` calls them)"
+    con.print(Text(f"{bad} problem{'s' if bad != 1 else ''} found" if bad else fine, style="red" if bad else "green"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +29,9 @@ def add_serve_parser(p: argparse.ArgumentParser) -> Handler:
                      "`code:` section of routes.yaml. Prints the two lines a client needs.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
-    p.add_argument("--token", help=f"the token clients must present (also ${TOKEN_ENV}); generated when absent")
+    p.add_argument("--token", help=f"the token clients must present; prefer ${TOKEN_ENV} or --token-file, since a "
+                                   "command line is visible to every local user; generated when absent")
+    p.add_argument("--token-file", metavar="FILE", help="read the token from the first line of FILE")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow listening on an address other machines can reach (needs --token)")
     p.add_argument("-v", "--verbose", action="store_true",
@@ -37,13 +40,36 @@ def add_serve_parser(p: argparse.ArgumentParser) -> Handler:
 
 
 def _token(args: argparse.Namespace) -> tuple[str, str]:
-    """(token, where it came from: flag | env | generated)."""
+    """(token, where it came from: flag | file | env | generated); a token on the command line gets a warning."""
+    if args.token and args.token_file:
+        raise UserError("give the token once: --token or --token-file, not both")
     if args.token:
-        return args.token, "flag"
+        print(f"routesh: warning: --token is visible to every local user (ps, /proc/PID/cmdline); "
+              f"use ${TOKEN_ENV} or --token-file instead", file=sys.stderr)
+        return _checked_token(args.token, "--token"), "flag"
+    if args.token_file:
+        path = Path(args.token_file).expanduser()
+        try:
+            first = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"--token-file {path}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
+        return _checked_token(first[0].strip() if first else "", f"--token-file {path}"), "file"
     env = os.environ.get(TOKEN_ENV)
     if env:
-        return env, "env"
+        return _checked_token(env, f"${TOKEN_ENV}"), "env"
     return secrets.token_urlsafe(32), "generated"
+
+
+def _checked_token(token: str, where: str) -> str:
+    """A token must be one line of printable ASCII: it travels in a header."""
+    from ..secrets import unusable_key
+
+    if not token:
+        raise UserError(f"{where} is empty; give the token clients must present")
+    bad = unusable_key(token)
+    if bad:
+        raise UserError(f"the token from {where} {bad}")
+    return token
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -57,7 +83,7 @@ def serve(args: argparse.Namespace) -> int:
             raise UserError(f"--host {args.host} can be reached from other machines; add --allow-remote "
                             f"(and --token or ${TOKEN_ENV}) if you mean it, or use --host 127.0.0.1")
         if origin == "generated":
-            raise UserError(f"listening on {args.host} needs a token you chose: pass --token or set ${TOKEN_ENV}")
+            raise UserError(f"listening on {args.host} needs a token you chose: set ${TOKEN_ENV} or pass --token-file")
         if len(token) < MIN_REMOTE_TOKEN:
             raise UserError(f"a token for a remote-reachable gateway must be at least {MIN_REMOTE_TOKEN} characters")
     if not 0 <= args.port <= 65535:
@@ -75,15 +101,21 @@ def serve(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{shown_host}:{port}"
-    ledger = LedgerWriter(None, ctx.profile)
-    gateway = Gateway(ctx, token, verbose=args.verbose, ledger=ledger)
+    from ..kept import shown
+
+    def log(line: str) -> None:
+        print(shown(line), file=sys.stderr, flush=True)
+
+    ledger = LedgerWriter(None, ctx.profile, log=log)
+    gateway = Gateway(ctx, token, verbose=args.verbose, ledger=ledger, log=log)
 
     def ready() -> None:
         where = str(ctx.loaded.path) if ctx.loaded.path else "the built-in routes.yaml"
         print(f"routesh gateway on {url} · profile {ctx.profile.name} · {where} · Ctrl-C stops it", file=sys.stderr)
-        shown = {"env": f'"${TOKEN_ENV}"'}.get(origin, token)
+        from_file = f'"$(head -n1 {shlex.quote(args.token_file or "")})"'
+        given = {"env": f'"${TOKEN_ENV}"', "file": from_file}.get(origin, token)
         print(f"export ANTHROPIC_BASE_URL={url}")
-        print(f"export ANTHROPIC_AUTH_TOKEN={shown}")
+        print(f"export ANTHROPIC_AUTH_TOKEN={given}")
         from ..gateway.code import model_names
 
         n = model_names(ctx.config, ctx.catalog)
@@ -174,6 +206,8 @@ def code(args: argparse.Namespace) -> int:
     from ..gateway import code as cc
     from ..gateway.server import Gateway, RunningGateway, bind
     from ..paths import state_dir
+    from ..kept import shown
+    from ..private import append_private
 
     ctx = build(args.config, args.profile)
     claude = cc.find_claude(ctx.config, os.environ)
@@ -204,12 +238,11 @@ def code(args: argparse.Namespace) -> int:
             try:
                 if args.verbose:
                     path = Path(args.gateway_log) if args.gateway_log else state_dir() / "gateway.log"
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    log_file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+                    log_file = append_private(path)
 
                 def log(line: str) -> None:
                     if log_file is not None:
-                        log_file.write(line + "\n")
+                        log_file.write(shown(line) + "\n")
 
                 ledger = _Tallied(None, ctx.profile, log=log)
                 gateway = Gateway(ctx, token, verbose=args.verbose, log=log, ledger=ledger)
@@ -266,10 +299,9 @@ def import_ccr(args: argparse.Namespace) -> int:
         out = Path(args.output).expanduser()
         if out.exists() and not args.force:
             raise UserError(f"{out} already exists; add --force to replace it, or choose another --output")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(result.yaml_text, encoding="utf-8")
-        os.replace(tmp, out)
+        from ..private import write_private
+
+        write_private(out, result.yaml_text)
         print(f"routesh: wrote {out}; check it with `routesh config check {out}`", file=sys.stderr)
     else:
         sys.stdout.write(result.yaml_text if result.yaml_text.endswith("\n") else result.yaml_text + "\n")

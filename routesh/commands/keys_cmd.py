@@ -98,14 +98,19 @@ def _delete(ctx: Context, provider: str) -> int:
 
 
 def _list(ctx: Context, as_json: bool, explicit: str | None) -> int:
+    from ..keyshare import restricted, shared_keys
     from ..secrets import list_keys
 
-    rows = list_keys(ctx.config, [ctx.profile.name] if explicit else None)
+    every = list_keys(ctx.config)  # all profiles, values compared by hash, so sharing shows up
+    rows = [r for r in every if r.profile == ctx.profile.name] if explicit else every
+    shared = {(r.profile, r.provider): shared_keys(ctx.config, r.profile, every, [r.provider]) for r in rows}
     if as_json:
         print(json.dumps([{"profile": r.profile, "provider": r.provider, "source": r.source, "present": r.present,
                            "env_var": r.env_var, "masked": r.masked or None, "needed": r.needed,
-                           "problem": r.problem} for r in rows], indent=2))
+                           "problem": r.problem, "shared_with": [s.public() for s in shared[(r.profile, r.provider)]]}
+                          for r in rows], indent=2))
         return 0
+    from rich.markup import escape
     from rich.table import Table
 
     from ..render import console
@@ -118,6 +123,16 @@ def _list(ctx: Context, as_json: bool, explicit: str | None) -> int:
         t.add_row(r.profile, r.provider, where, r.masked or "", r.env_var or "")
     con = console()
     con.print(t)
+    said: set[frozenset[tuple[str, str]]] = set()
+    for (profile, provider), found in shared.items():
+        for s in found:
+            pair = frozenset({(profile, provider), (s.other, s.other_provider)})
+            if pair in said:
+                continue
+            said.add(pair)
+            strict = [n for n in (profile, s.other) if restricted(ctx.config.profiles[n])]
+            refuses = "" if s.allowed or not strict else f"; profile {strict[0]} refuses to send with it"
+            con.print(f"[{'dim' if s.allowed else 'yellow'}]shared:[/] {escape(s.sentence(profile))}{refuses}")
     problem = next((r.problem for r in rows if r.problem), None)
     if problem:  # the same keyring problem affects every row: say it once, with the fix
         first, _, _ = problem.partition("\n")

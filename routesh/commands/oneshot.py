@@ -26,6 +26,47 @@ def lookup(profile: str, provider):  # type: ignore[no-untyped-def]
     return lookup_key(profile, provider, strict=False, fetch=False)
 
 
+class PlanKeys:
+    """Key status for one plan, from one keyring connection: the route's provider key in every profile.
+
+    Never raises for an unusable keyring (the plan says 'none' and why). Only the plan's provider is
+    compared across profiles (one search per profile). Keyring values are read (to compare their
+    hashes) only when keyring entries could match: env values cost nothing, a keyring read costs a
+    crypto session (~40 ms), so plain env setups stay fast.
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._rows: dict[str, tuple] = {}  # type: ignore[type-arg]
+
+    def _all(self, provider: str, fetch: bool = False) -> tuple:  # type: ignore[type-arg]
+        from ..secrets import list_keys
+
+        if provider not in self._rows or fetch:
+            self._rows[provider] = list_keys(self.ctx.config, fetch=fetch, providers=[provider])
+        return self._rows[provider]
+
+    def lookup(self, profile: str, provider):  # type: ignore[no-untyped-def]
+        """The (profile, provider) row: where its key would come from, never the value."""
+        for row in self._all(provider.name):
+            if row.profile == profile:
+                return row
+        return lookup(profile, provider)
+
+    def shared(self, profile: str, provider: str):  # type: ignore[no-untyped-def]
+        """The keys of other profiles that equal this one (same variable, or same value by hash)."""
+        from ..keyshare import shared_keys
+
+        if len(self.ctx.config.profiles) < 2:
+            return ()
+        rows = self._all(provider)
+        mine = [r for r in rows if r.profile == profile and r.present]
+        others = [r for r in rows if r.profile != profile and r.present]
+        if mine and others and any(r.source == "keyring" for r in (*mine, *others)):
+            rows = self._all(provider, fetch=True)
+        return shared_keys(self.ctx.config, profile, rows, [provider])
+
+
 def budget_spent(profile: str, day: datetime, month: datetime) -> tuple[float, float]:
     """What a profile spent since local midnight and since the 1st, from the ledger (asked only for budgets)."""
     from ..ledger import Ledger, LedgerError, creation_problem
@@ -56,8 +97,9 @@ def plan_for(ctx: Context, text: str, route: str | None, *, attachments: tuple[A
     """Check the prompt, route it and check its size: the common start of a dry-run and a real run."""
     note = check_text(text, ctx.config)
     check_route(ctx, route)
-    plan = make_plan(ctx, text, datetime.now(), lookup, route=route, spent=budget_spent, attachments=attachments,
-                     history=history, history_tokens=history_tokens)
+    keys = PlanKeys(ctx)
+    plan = make_plan(ctx, text, datetime.now(), keys.lookup, route=route, spent=budget_spent, shared=keys.shared,
+                     attachments=attachments, history=history, history_tokens=history_tokens)
     check_size(plan.decision, plan.model, ctx.catalog)
     notes = tuple(n for n in (note, claude_missing(ctx.config) if plan.via == "claude-code" else None) if n)
     return replace(plan, notes=notes) if notes else plan

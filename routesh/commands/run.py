@@ -6,6 +6,7 @@ import sys
 
 from ..context import Context
 from ..errors import EXIT_MODEL, EXIT_OK, EXIT_POLICY
+from ..kept import shown
 from ..plan import Plan
 from ..render import decision_line
 from ..spinner import Spinner
@@ -17,6 +18,7 @@ def run_plan(ctx: Context, plan: Plan, *, tag: str | None = None) -> int:
     Ctrl-C cancels the request (a second one abandons it): the answer so far stays, marked partial."""
     from ..live_answer import LiveAnswer, run_cancellable
     from ..runner import Runner
+    from ..termsafe import StreamCleaner
 
     out = sys.stdout
     live = None
@@ -26,8 +28,10 @@ def run_plan(ctx: Context, plan: Plan, *, tag: str | None = None) -> int:
         live = LiveAnswer(Console(highlight=False))
         show = live.feed
     else:
+        cleaner = StreamCleaner()
+
         def show(chunk: str) -> None:
-            out.write(chunk)
+            out.write(cleaner.feed(chunk))
             out.flush()
 
     spinner = Spinner(f"{plan.route} · {plan.model} · waiting for the first token")
@@ -37,7 +41,7 @@ def run_plan(ctx: Context, plan: Plan, *, tag: str | None = None) -> int:
         show(chunk)
 
     def notice(msg: str) -> None:
-        spinner.say(f"routesh: {msg}")
+        spinner.say(f"routesh: {shown(msg)}")
 
     print(decision_line(plan), file=sys.stderr, flush=True)
     for line in plan.notes:
@@ -68,19 +72,20 @@ def run_plan(ctx: Context, plan: Plan, *, tag: str | None = None) -> int:
         print("routesh: cancelled", file=sys.stderr)
         return 130
     if outcome.policy is not None:  # a step the profile forbids was all that was left, or Claude Code's next request
-        print(f"routesh: refused, nothing more was sent: {outcome.policy}", file=sys.stderr)
+        print(f"routesh: refused, nothing more was sent: {shown(outcome.policy)}", file=sys.stderr)
         if outcome.error and outcome.error not in outcome.policy:
-            print(f"routesh: the last attempt failed: {outcome.error}", file=sys.stderr)
+            print(f"routesh: the last attempt failed: {shown(outcome.error)}", file=sys.stderr)
         return EXIT_POLICY
     if outcome.status == "partial":
-        print(f"routesh: the answer above is partial: {outcome.error}", file=sys.stderr)
+        print(f"routesh: the answer above is partial: {shown(outcome.error or '')}", file=sys.stderr)
         return EXIT_MODEL
     if outcome.status == "refused":
         print(f"routesh: {outcome.model} declined to answer (stop_reason: refusal); set on_refusal on route "
               f"{outcome.route} to escalate such prompts", file=sys.stderr)
         return EXIT_MODEL
     tried = ", ".join(dict.fromkeys(f"{r.route} ({r.provider}/{r.model})" for r in outcome.records)) or "nothing"
-    print(f"routesh: failed: {outcome.error}\nroutesh: tried {tried}; nothing more to fall back to", file=sys.stderr)
+    print(f"routesh: failed: {shown(outcome.error or '')}\nroutesh: tried {tried}; nothing more to fall back to",
+          file=sys.stderr)
     for hint in outcome.hints:
-        print(f"routesh: {hint}", file=sys.stderr)
+        print(f"routesh: {shown(hint)}", file=sys.stderr)
     return EXIT_MODEL

@@ -22,6 +22,7 @@ from ..dispatch import (
     large_context_route,
 )
 from ..engines import parse_retry_after
+from ..errors import PolicyRefusal
 from ..events import EngineError
 from ..keymask import mask_keys
 from . import jsonsplice, offload, translated
@@ -77,6 +78,7 @@ class Attempts:
         _sleep: Callable[[float], Any]
 
         async def key(self, profile: str, provider: Provider) -> str | None: ...
+        def _refuse(self, job: Job, writer: asyncio.StreamWriter, why: str) -> bool: ...
         def budget_now(self) -> BudgetVerdict | None: ...
         def _record(self, job: Job, attempt: int, route: Route, provider: Provider, model: str, status: str, *,
                     error: str | None = None) -> None: ...
@@ -123,6 +125,8 @@ class Attempts:
                     continue
             try:
                 key = await self.key(profile.name, provider)
+            except PolicyRefusal as exc:  # a restricted profile on another profile's key: nothing is sent
+                return self._refuse(job, writer, str(exc).removeprefix("refused, nothing was sent: "))
             except KeyMissing as exc:
                 last = last or self._permanent(job, route, provider, 401, f"routesh: {exc}", "authentication_error")
                 continue

@@ -111,8 +111,9 @@ def credential_vars(config: Config, key: str | None = None) -> tuple[str, ...]:
 
 def write_commands(config: Config, directory: Path) -> list[str]:
     """One Claude Code slash command per prefix rule, in directory/.claude/commands; returns the prefixes."""
-    target = directory / ".claude" / "commands"
-    target.mkdir(parents=True, exist_ok=True)
+    from ..private import private_dir, write_private
+
+    target = private_dir(directory / ".claude" / "commands")
     made = []
     for rule in config.rules:
         if not rule.prefix or not _COMMAND_NAME.match(rule.prefix):
@@ -123,7 +124,7 @@ def write_commands(config: Config, directory: Path) -> list[str]:
         # skill, the model's own Skill(architect) call goes to the default route, and /compact re-injects it.
         text = (f"---\ndescription: routesh → route {rule.route} ({what})\nargument-hint: PROMPT\n"
                 "disable-model-invocation: true\n---\n$ARGUMENTS\n")
-        (target / f"{rule.prefix[1:]}.md").write_text(text, encoding="utf-8")
+        write_private(target / f"{rule.prefix[1:]}.md", text)
         made.append(rule.prefix)
     return made
 

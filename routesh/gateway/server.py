@@ -77,7 +77,7 @@ class Gateway(FrontDoor, Admission, Attempts, Relay, Records):
         self.verbose = verbose
         self.log = log
         self.ledger = ledger
-        self._key_fn = key_fn or _default_key_fn
+        self._key_fn = key_fn or (lambda prof, prov: _default_key_fn(prof, prov, self.ctx.config))
         self._keys: dict[tuple[str, str], str | None] = {}
         self._secrets: tuple[str, ...] = ()
         self._rng = rng or random.Random()
@@ -207,10 +207,10 @@ class Gateway(FrontDoor, Admission, Attempts, Relay, Records):
 
 
 
-def _default_key_fn(profile: str, provider: Provider) -> str | None:
+def _default_key_fn(profile: str, provider: Provider, config: Config | None = None) -> str | None:
     from ..runner import key_for
 
-    return key_for(profile, provider)
+    return key_for(profile, provider, config)
 
 
 def _code_routes(config: Config) -> list[str]:
