@@ -335,10 +335,11 @@ def _cross_check(r: Reader, top: dict[str, Node], providers: dict[str, Provider]
         if p.budget:
             route_ref(p.budget.downgrade, _at(p.line), f"profiles.{p.name}.budget.downgrade")
         for name in p.share_keys_with:
-            r.check(name in profiles and name != p.name, _at(p.line),
-                    f"profiles.{p.name}.share_keys_with: " + ("a profile shares its keys with itself already" if
-                    name == p.name else f"unknown profile '{name}'{did_you_mean(name, profiles)}; "
-                    f"profiles: {', '.join(profiles)}"))
+            if name == p.name:
+                r.fail(_at(p.line), f"profiles.{p.name}.share_keys_with: a profile shares its keys with itself already")
+            elif name not in profiles:
+                r.fail(_at(p.line), f"profiles.{p.name}.share_keys_with: unknown profile "
+                                    f"'{name}'{did_you_mean(name, profiles)}; profiles: {', '.join(profiles)}")
     for key in ("default", "background", "think", "long_context", "web_search", "image", "subagent"):
         route_ref(getattr(code, key), top.get("code"), f"code.{key}")
 

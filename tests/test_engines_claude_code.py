@@ -186,12 +186,14 @@ def test_fake_parses_text_usage_cost_and_session(fake_claude: Path, tmp_path: Pa
     req = request(claude_path=str(fake_claude), env={"FAKE_CLAUDE_DUMP": str(dump)},
                   messages=(Message("user", "first"), Message("assistant", "ok"), Message("user", "-p last")))
     events = run(req)
-    assert text_of(events) == "echo:-p last\n\nsecond turn"  # subagent and thinking text left out
+    text = text_of(events)  # the earlier turns go first (no session to resume), then the prompt, on stdin
+    assert text.startswith("echo:<conversation_so_far>") and text.endswith("</conversation_so_far>\n\n-p last\n\n"
+                                                                          "second turn")  # subagent/thinking left out
     assert events[-2] == Usage(input_tokens=11, output_tokens=22, cache_read_tokens=33, cache_write_tokens=44,
                                cost_usd=0.0123)
     assert events[-1] == Done(stop_reason="end_turn", session_id="fake-session")
     seen = json.loads(dump.read_text())
-    assert seen["prompt"] == "-p last" and "--model" in seen["argv"]
+    assert seen["prompt"].endswith("\n\n-p last") and "-p last" not in seen["argv"] and "--model" in seen["argv"]
     assert seen["env"]["ANTHROPIC_MODEL"] == "claude-route-model" and seen["env"]["ANTHROPIC_API_KEY"] == KEY
 
 

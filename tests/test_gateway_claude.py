@@ -80,19 +80,23 @@ class Serve:
         return f"{self.route_model}-{route}-model"
 
     def rows(self) -> list[dict[str, Any]]:
+        """The ledger's rows once the gateway's batched writer has caught up (the count holds for a batch period)."""
         db = self.home / "data" / "routesh" / "usage.db"
         deadline = time.monotonic() + 5
+        last: list[dict[str, Any]] | None = None
         while True:
             try:
                 conn = sqlite3.connect(db)
                 conn.row_factory = sqlite3.Row
                 rows = [dict(r) for r in conn.execute("SELECT * FROM attempts ORDER BY id")]
                 conn.close()
-                return rows
+                if last is not None and len(rows) == len(last) or time.monotonic() > deadline:
+                    return rows
+                last = rows
             except sqlite3.Error:
                 if time.monotonic() > deadline:
                     raise
-                time.sleep(0.1)
+            time.sleep(0.4)
 
 
 def _env(home: Path) -> dict[str, str]:
