@@ -42,3 +42,15 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
         monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     monkeypatch.chdir(home)
     return home
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """ROUTESH_TEST_SHARD=K/N keeps every Nth test from the K-th (1-based): .ci/run runs N shards at once,
+    each in its own D-Bus session and throwaway keyring, so they cannot see each other's keys or locks."""
+    shard = os.environ.get("ROUTESH_TEST_SHARD")
+    if not shard:
+        return
+    k, n = (int(x) for x in shard.split("/"))
+    keep = [item for i, item in enumerate(items) if i % n == k - 1]
+    config.hook.pytest_deselected(items=[item for i, item in enumerate(items) if i % n != k - 1])
+    items[:] = keep
