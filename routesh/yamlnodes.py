@@ -89,9 +89,11 @@ def _check_text(text: str, file: str) -> None:
         column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
         raise ConfigError([Problem(file, line, f"control character U+{ord(bad.group()):04X} at column {column}; "
                                                "remove it (YAML allows only printable text, tabs and newlines)")])
-    # a cheap upper bound on the nesting depth; only a file that could be deep pays for an exact count
-    bound = text.count("[") + text.count("{") + 2 * max(map(len, text.split("\n"))) + 2
-    if bound > 10_000:
+    # a cheap upper bound on the nesting depth (flow brackets, compact "- - x" items, and one level per column
+    # of indentation at most); only a file that could be too deep pays for an exact count
+    indent = max((len(line) - len(line.lstrip(" ")) for line in text.split("\n")), default=0)
+    bound = text.count("[") + text.count("{") + text.count("- ") + indent + 2
+    if bound > MAX_DEPTH:
         _check_depth(text, file)
 
 

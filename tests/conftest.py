@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
+
+# A run started in the background by a non-interactive shell (.ci/run's shards) inherits SIGINT ignored, and
+# so would every routesh the tests start: the Ctrl-C tests would see no Ctrl-C. Children inherit a default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parent.parent
 
