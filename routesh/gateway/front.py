@@ -309,6 +309,8 @@ class _QuietFdErrors:
                 self._log(f"routesh: warning: out of file descriptors ({exc.strerror}); new connections wait. "
                           "Raise the limit (ulimit -n) or open fewer connections")
             return
+        if isinstance(exc, ValueError) and "file descriptor: -1" in str(exc):
+            return  # asyncio retrying accept() (after running out of fds) on a listener closed meanwhile
         if self._previous is not None:
             self._previous(loop, context)
         else:
