@@ -127,6 +127,7 @@ def test_miss_in_a_new_session_does_not_mark_an_old_request(tmp_path: Path, upst
         t.wait(r"^\[exited 0\]$")
     finally:
         t.close()
+    _wait_server_gone(Path(t.sock))  # the next terminal reuses the socket path: let the old server go first
     t = Term(tmp_path, config)
     try:
         t.ready()
@@ -143,6 +144,21 @@ def test_miss_in_a_new_session_does_not_mark_an_old_request(tmp_path: Path, upst
         t.ready()
     finally:
         t.close()
+
+
+def _wait_server_gone(sock: Path) -> None:
+    """Until nothing answers on the tmux socket (its file stays behind), then remove the file."""
+    import socket as socketlib
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socketlib.socket(socketlib.AF_UNIX) as probe:
+            try:
+                probe.connect(str(sock))
+            except OSError:
+                break
+        time.sleep(0.05)
+    sock.unlink(missing_ok=True)
 
 
 def test_reload_after_an_edit_says_it_once(term: Term, config: Path) -> None:
