@@ -124,7 +124,7 @@ def test_tag_with_a_secret_is_refused_under_block(upstream: Upstream, tmp_path: 
 
 def test_shell_keeps_no_secret_and_a_blocked_prompt_is_not_in_history(upstream: Upstream, tmp_path: Path) -> None:
     if shutil.which("tmux") is None:
-        pytest.skip("tmux not installed")
+        pytest.skip(reason="tmux not installed (apt-get install tmux; .ci/run installs it)")
     from test_shell_pty import Term
 
     cfg = config(tmp_path, upstream)

@@ -251,7 +251,7 @@ def test_shell_profile_switch_says_so_and_refuses(upstream: Upstream, tmp_path: 
     import shutil
 
     if shutil.which("tmux") is None:
-        pytest.skip("tmux not installed")
+        pytest.skip(reason="tmux not installed (apt-get install tmux; .ci/run installs it)")
     from test_shell_pty import Term
 
     cfg = write_config(tmp_path, upstream)

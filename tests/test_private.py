@@ -107,7 +107,7 @@ routes:
 
 def test_shell_history_is_private_at_umask_000(tmp_path: Path) -> None:
     if shutil.which("tmux") is None:
-        pytest.skip("tmux not installed")
+        pytest.skip(reason="tmux not installed (apt-get install tmux; .ci/run installs it)")
     from test_shell_pty import Term
 
     cfg = tmp_path / "routes.yaml"
