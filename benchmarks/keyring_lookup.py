@@ -21,13 +21,13 @@ import time
 
 PROVIDER = 'Provider("anthropic", "anthropic", key_env="ANTHROPIC_API_KEY")'
 LOOKUP = (
-    "from routesh.config import Provider\nfrom routesh.secrets import lookup_key\n"
+    "from routesh.core.config import Provider\nfrom routesh.keys.secrets import lookup_key\n"
     f"lookup_key('bench', {PROVIDER}, fetch={{fetch}})"
 )
 CASES: list[tuple[str, str, dict[str, str]]] = [
     ("python -c pass", "pass", {}),
-    ("import routesh.config", "import routesh.config", {}),
-    ("import routesh.secrets", "import routesh.config, routesh.secrets", {}),
+    ("import routesh.core.config", "import routesh.core.config", {}),
+    ("import routesh.keys.secrets", "import routesh.core.config, routesh.keys.secrets", {}),
     ("lookup, no D-Bus", LOOKUP.format(fetch=True),
      {"DBUS_SESSION_BUS_ADDRESS": "", "XDG_RUNTIME_DIR": "/nonexistent"}),
     ("lookup presence (dry-run)", LOOKUP.format(fetch=False), {}),
@@ -53,10 +53,10 @@ def main() -> None:
     """Print the median start-up cost of each case, and its ratio to `python -c pass`."""
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 15
     have_bus = bool(os.environ.get("DBUS_SESSION_BUS_ADDRESS"))
-    cases = [c for c in CASES if have_bus or c[2] or c[1] in ("pass", "import routesh.config",
-                                                                 "import routesh.config, routesh.secrets")]
+    cases = [c for c in CASES if have_bus or c[2] or c[1] in ("pass", "import routesh.core.config",
+                                                                 "import routesh.core.config, routesh.keys.secrets")]
     if have_bus:
-        from routesh.secrets import set_key
+        from routesh.keys.secrets import set_key
 
         set_key("bench", "anthropic", "sk-ant-bench-" + "x" * 80)
     try:
@@ -68,7 +68,7 @@ def main() -> None:
                 times[name].append(_run(code, env))
     finally:
         if have_bus:
-            from routesh.secrets import delete_key
+            from routesh.keys.secrets import delete_key
 
             delete_key("bench", "anthropic")
         shutil.rmtree(PYC_DIR, ignore_errors=True)

@@ -28,8 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from routesh.events import AttemptRecord  # noqa: E402
-from routesh.ledger import _INSERT, COLUMNS, Ledger  # noqa: E402
+from routesh.core.events import AttemptRecord  # noqa: E402
+from routesh.usage.ledger import _INSERT, COLUMNS, Ledger  # noqa: E402
 
 RECORD_BUDGET_US = 1000.0
 STATS_BUDGET_S = 1.0
@@ -145,9 +145,9 @@ import sys, time
 t0 = time.perf_counter()
 from io import StringIO
 from rich.console import Console
-from routesh.catalog import Catalog
-from routesh.ledger import Ledger
-from routesh.render_usage import render_stats
+from routesh.core.catalog import Catalog
+from routesh.usage.ledger import Ledger
+from routesh.usage.charts import render_stats
 c = Catalog()
 rep = Ledger(sys.argv[1]).stats(None, sys.argv[2], input_price=lambda m: (c.get(m).input if c.get(m) else None))
 render_stats(rep, Console(file=StringIO(), width=100))

@@ -10,8 +10,8 @@ import statistics
 import time
 from datetime import datetime
 
-from routesh.configfile import parse
-from routesh.router import decide
+from routesh.core.configfile import parse
+from routesh.core.router import decide
 
 WORDS = ("the parser fails when the input has a trailing comma and the test suite reports an error in "
          "module config loading while the worker restarts after a timeout def class return import").split()

@@ -1,4 +1,4 @@
-"""False positives of routesh.screen on ordinary source code: the whole Python standard library.
+"""False positives of routesh.screening.screen on ordinary source code: the whole Python standard library.
 
     python benchmarks/screen_false_positives.py            # every .py file of the stdlib
     python benchmarks/screen_false_positives.py --all      # also .txt/.pem/.json/... (test data)
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from routesh.screen import Finding, redact, scan  # noqa: E402
+from routesh.screening.screen import Finding, redact, scan  # noqa: E402
 
 TEXT_SUFFIXES = {".py", ".txt", ".pem", ".json", ".cfg", ".ini", ".toml", ".rst", ".md", ".html", ".xml", ".csv",
                  ".sh", ".bat", ".ps1", ".c", ".h", ".js", ".css", ".yaml", ".yml", ".key", ".crt", ".env"}

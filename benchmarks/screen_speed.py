@@ -1,4 +1,4 @@
-"""How long routesh.screen.scan takes on a 1 MB prompt, as a ratio to simple passes over the same text.
+"""How long routesh.screening.screen.scan takes on a 1 MB prompt, as a ratio to simple passes over the same text.
 
     python benchmarks/screen_speed.py
 
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from routesh.screen import apply, scan  # noqa: E402
+from routesh.screening.screen import apply, scan  # noqa: E402
 
 MB = 1_000_000
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
@@ -108,7 +108,7 @@ def main() -> int:
         print(f"{name:38} {scan_ms:8.1f} {scan_ms / lower_ms:9.1f}x {scan_ms / search_ms:9.1f}x {redact_ms:10.1f} "
               f"{len(scan(text))}")
     recall()
-    short = "fix the failing test in tests/test_router.py and explain why the fixture broke"
+    short = "fix the failing test in tests/core/test_router.py and explain why the fixture broke"
     print(f"\none-line prompt: {best_ms(lambda: scan(short), repeat=2000) * 1e3:.0f} µs")
     print(f"worst 1 MB case: {worst:.1f} ms (target < 50 ms): {'ok' if worst < 50 else 'TOO SLOW'}")
     return 0

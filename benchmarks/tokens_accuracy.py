@@ -1,4 +1,4 @@
-"""How close routesh.tokens.estimate_tokens is to real BPE tokenizers, and how fast it is.
+"""How close routesh.core.tokens.estimate_tokens is to real BPE tokenizers, and how fast it is.
 
 The reference is OpenAI's cl100k_base and o200k_base BPE, as shipped *with their vocabularies*
 by the PyPI package ``bpe-openai`` (a test-only dependency: tiktoken itself downloads its
@@ -11,7 +11,7 @@ encodings when checked (tiktoken fed the same files through its cache directory)
     python benchmarks/tokens_accuracy.py --markdown   # tables ready for docs/tokens.md
 
 Only English prose and source code (kinds ``prose``, ``python``, ``js``) are held to ±15%;
-the other kinds are printed for information. tests/test_tokens.py imports this file for the
+the other kinds are printed for information. tests/core/test_tokens.py imports this file for the
 same corpus and reference.
 """
 
@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from routesh.tokens import estimate_tokens  # noqa: E402
+from routesh.core.tokens import estimate_tokens  # noqa: E402
 
 ENCODINGS = ("cl100k_base", "o200k_base")
 BOUNDED_KINDS = ("prose", "python", "js")
@@ -241,7 +241,7 @@ def summary(measures: list[Measure], encoding: str) -> dict[str, float]:
 def speed(repeat: int = 20) -> dict[str, float]:
     """Milliseconds for one 1 MB prompt (Python source), next to a text.lower() pass as the baseline."""
     text = ((STDLIB / "typing.py").read_text(encoding="utf-8") * 10)[:1_000_000]
-    short = "fix the failing test in tests/test_router.py, the fixture is stale"
+    short = "fix the failing test in tests/core/test_router.py, the fixture is stale"
 
     def best(fn: Callable[[], object], n: int) -> float:
         times = []

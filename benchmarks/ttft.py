@@ -21,8 +21,8 @@ from typing import Any
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from routesh.core.events import EngineRequest, Message, TextDelta  # noqa: E402
 from routesh.engines import anthropic_api  # noqa: E402
-from routesh.events import EngineRequest, Message, TextDelta  # noqa: E402
 
 MODEL = "claude-sonnet-4-6"
 KEY = "sk-bench-not-a-real-key"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,13 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Tests mirror the packages (tests/core/, tests/gateway/, ...) without __init__.py files, so a test imports its
+# helpers by basename: those here (upstream, clirun, ...) and a sibling test's (test_gateway_server's GW) from
+# any directory, whatever was collected first. Test basenames are unique across tests/ (test_architecture).
+for _dir in sorted(p for p in Path(__file__).resolve().parent.iterdir() if p.is_dir() and p.name.isidentifier()):
+    if str(_dir) not in sys.path and any(_dir.glob("test_*.py")):
+        sys.path.append(str(_dir))
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ def add_parser(p: argparse.ArgumentParser) -> Handler:
             print("\n".join(names(args.names, args.config, args.profile)))
             return 0
         if args.shell is None:
-            from ..errors import UserError
+            from ..core.errors import UserError
 
             raise UserError("name the shell: routesh completion bash|zsh|fish")
         words = command_words()
@@ -33,8 +33,8 @@ def add_parser(p: argparse.ArgumentParser) -> Handler:
 
 def names(kind: str, config: str | None, profile: str | None) -> list[str]:
     """Route, profile, model or provider names from the config in effect; none when it cannot be read."""
-    from ..context import build
-    from ..errors import UserError
+    from ..core.context import build
+    from ..core.errors import UserError
 
     try:
         ctx = build(config, profile)
@@ -48,7 +48,7 @@ def names(kind: str, config: str | None, profile: str | None) -> list[str]:
 
 def command_words() -> dict[str, list[str]]:
     """'' → the top-level options; each command → its options and actions (nested actions flattened)."""
-    from ..cli import SUBCOMMANDS, _load, _top_parser
+    from .cli import SUBCOMMANDS, _load, _top_parser
 
     out = {"": _options(_top_parser())}
     for sub, spec in SUBCOMMANDS.items():

@@ -8,10 +8,10 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from ..config import Config
-from ..context import announce, build
-from ..errors import UserError
-from ..sources import find_project_file, read_config, trust
+from ..core.config import Config
+from ..core.context import announce, build
+from ..core.errors import UserError
+from ..core.sources import find_project_file, read_config, trust
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -150,7 +150,7 @@ def add_routes_parser(p: argparse.ArgumentParser) -> Handler:
     p.add_argument("--json", action="store_true", help="one JSON object: routes and rules")
 
     def run(args: argparse.Namespace) -> int:
-        from ..render import console, routes_data, show_routes
+        from ..rendering.render import console, routes_data, show_routes
 
         ctx = build(args.config, args.profile, blank_ok=True)
         announce(ctx.loaded)

@@ -10,11 +10,11 @@ import sys
 import time
 from pathlib import Path
 
-from ..configfile import builtin_text
-from ..errors import UserError
-from ..paths import user_config_file
-from ..sources import Located, locate, parse_bytes
-from ..yamlnodes import ConfigError
+from ..core.configfile import builtin_text
+from ..core.errors import UserError
+from ..core.paths import user_config_file
+from ..core.sources import Located, locate, parse_bytes
+from ..core.yamlnodes import ConfigError
 from .config_cmd import summary
 
 

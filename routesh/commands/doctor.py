@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..errors import UserError
+from ..core.errors import UserError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -50,7 +50,7 @@ def add_parser(p: argparse.ArgumentParser) -> Handler:
 
 def collect(config_flag: str | None, profile_flag: str | None, *, online: bool = False) -> list[Check]:
     """Every check, in the order a user would fix things."""
-    from ..context import build
+    from ..core.context import build
 
     checks: list[Check] = []
     try:
@@ -71,8 +71,8 @@ def collect(config_flag: str | None, profile_flag: str | None, *, online: bool =
 
 
 def _keyring_checks(ctx) -> list[Check]:  # type: ignore[no-untyped-def]
-    from ..keyshare import restricted, shared_keys
-    from ..secrets import SOFT_KINDS, keyring_status, list_keys
+    from ..core.keyshare import restricted, shared_keys
+    from ..keys.secrets import SOFT_KINDS, keyring_status, list_keys
 
     out: list[Check] = []
     st = keyring_status()
@@ -163,8 +163,8 @@ def _endpoint_checks(ctx, online: bool) -> list[Check]:  # type: ignore[no-untyp
 
 def _probe_checks(ctx) -> list[Check]:  # type: ignore[no-untyped-def]
     """One model-list call per provider the active profile may use, with its own key."""
-    from ..probe import probe
-    from ..secrets import key_needed, lookup_key
+    from ..keys.secrets import key_needed, lookup_key
+    from .probe import probe
 
     config, profile = ctx.config, ctx.profile
     out: list[Check] = []
@@ -215,8 +215,8 @@ def show(checks: list[Check], *, online: bool = False) -> None:
     """A ✓/✗ list; fixes indented under the problems."""
     from rich.text import Text
 
-    from ..render import console
-    from ..termsafe import clean
+    from ..core.termsafe import clean
+    from ..rendering.render import console
 
     con = console()
     for c in checks:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
+from ..core.errors import UserError
 
 Handler = Callable[[argparse.Namespace], int]
 DEFAULT_PORT = 3456
@@ -62,7 +62,7 @@ def _token(args: argparse.Namespace) -> tuple[str, str]:
 
 def _checked_token(token: str, where: str) -> str:
     """A token must be one line of printable ASCII: it travels in a header."""
-    from ..secrets import unusable_key
+    from ..keys.secrets import unusable_key
 
     if not token:
         raise UserError(f"{where} is empty; give the token clients must present")
@@ -74,7 +74,7 @@ def _checked_token(token: str, where: str) -> str:
 
 def serve(args: argparse.Namespace) -> int:
     """Run the gateway in the foreground until Ctrl-C."""
-    from ..context import build
+    from ..core.context import build
     from ..gateway.server import Gateway, LedgerWriter, bind, is_loopback, serve_forever
 
     token, origin = _token(args)
@@ -101,7 +101,7 @@ def serve(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{shown_host}:{port}"
-    from ..kept import shown
+    from ..core.kept import shown
 
     def log(line: str) -> None:
         print(shown(line), file=sys.stderr, flush=True)
@@ -184,7 +184,7 @@ def add_code_parser(p: argparse.ArgumentParser) -> Handler:
 def _tallied_writer() -> type:
     """LedgerWriter that also sums the session's attempts for the closing cost line (gateway imported lazily)."""
     from ..gateway.server import LedgerWriter
-    from ..tally import Tally
+    from ..usage.tally import Tally
 
     class Tallied(LedgerWriter):  # type: ignore[misc, valid-type]
         def __init__(self, *a: Any, **kw: Any) -> None:
@@ -202,12 +202,12 @@ def code(args: argparse.Namespace) -> int:
     """Start the gateway, run claude against it, stop the gateway; exit with claude's exit code."""
     import shutil
 
-    from ..context import build
+    from ..core.context import build
+    from ..core.kept import shown
+    from ..core.paths import state_dir
+    from ..core.private import append_private
     from ..gateway import code as cc
     from ..gateway.server import Gateway, RunningGateway, bind
-    from ..paths import state_dir
-    from ..kept import shown
-    from ..private import append_private
 
     ctx = build(args.config, args.profile)
     claude = cc.find_claude(ctx.config, os.environ)
@@ -285,7 +285,7 @@ def add_import_parser(p: argparse.ArgumentParser) -> Handler:
 
 def import_ccr(args: argparse.Namespace) -> int:
     """Read, convert, write; say what the user still has to do."""
-    from ..import_ccr import convert, parse_config_text
+    from .import_ccr import convert, parse_config_text
 
     path = Path(args.path).expanduser()
     try:
@@ -299,7 +299,7 @@ def import_ccr(args: argparse.Namespace) -> int:
         out = Path(args.output).expanduser()
         if out.exists() and not args.force:
             raise UserError(f"{out} already exists; add --force to replace it, or choose another --output")
-        from ..private import write_private
+        from ..core.private import write_private
 
         write_private(out, result.yaml_text)
         print(f"routesh: wrote {out}; check it with `routesh config check {out}`", file=sys.stderr)

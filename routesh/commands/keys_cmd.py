@@ -7,11 +7,11 @@ import json
 import sys
 from collections.abc import Callable
 
-from ..cli import add_global_options
-from ..config import Config
-from ..context import Context, announce, build
-from ..errors import UserError
-from ..yamlnodes import did_you_mean
+from ..core.config import Config
+from ..core.context import Context, announce, build
+from ..core.errors import UserError
+from ..core.yamlnodes import did_you_mean
+from .cli import add_global_options
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -34,7 +34,7 @@ def add_parser(p: argparse.ArgumentParser) -> Handler:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..secrets import KeyringUnavailable
+    from ..keys.secrets import KeyringUnavailable
 
     ctx = build(args.config, getattr(args, "profile", None), blank_ok=args.action == "list")
     announce(ctx.loaded)
@@ -72,7 +72,7 @@ def _read_secret(provider: str, profile: str) -> str:
 
 
 def _set(ctx: Context, provider: str) -> int:
-    from ..secrets import key_needed, mask, set_key
+    from ..keys.secrets import key_needed, mask, set_key
 
     name = _provider(ctx.config, provider)
     if not key_needed(ctx.config.provider_in(ctx.profile, name)):
@@ -87,7 +87,7 @@ def _set(ctx: Context, provider: str) -> int:
 
 
 def _delete(ctx: Context, provider: str) -> int:
-    from ..secrets import delete_key
+    from ..keys.secrets import delete_key
 
     name = _provider(ctx.config, provider)
     if delete_key(ctx.profile.name, name, prompt=_interactive()):
@@ -98,8 +98,8 @@ def _delete(ctx: Context, provider: str) -> int:
 
 
 def _list(ctx: Context, as_json: bool, explicit: str | None) -> int:
-    from ..keyshare import restricted, shared_keys
-    from ..secrets import list_keys
+    from ..core.keyshare import restricted, shared_keys
+    from ..keys.secrets import list_keys
 
     every = list_keys(ctx.config)  # all profiles, values compared by hash, so sharing shows up
     rows = [r for r in every if r.profile == ctx.profile.name] if explicit else every
@@ -113,7 +113,7 @@ def _list(ctx: Context, as_json: bool, explicit: str | None) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from ..render import console
+    from ..rendering.render import console
 
     t = Table(show_edge=False, pad_edge=False)
     for col in ("profile", "provider", "key from", "key", "fallback env"):

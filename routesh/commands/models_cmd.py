@@ -7,8 +7,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ..catalog import Catalog
-from ..config import Config
+from ..core.catalog import Catalog
+from ..core.config import Config
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -20,7 +20,7 @@ def add_parser(p: argparse.ArgumentParser) -> Handler:
     p.add_argument("--json", action="store_true", help="a JSON list of objects")
 
     def run(args: argparse.Namespace) -> int:
-        from ..context import build
+        from ..core.context import build
 
         ctx = build(args.config, args.profile)
         rows = models_data(ctx.config, ctx.catalog)
@@ -50,7 +50,7 @@ def models_data(config: Config, catalog: Catalog) -> list[dict[str, Any]]:
 def _show(rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
-    from ..render import console
+    from ..rendering.render import console
 
     def price(x: float | None) -> str:
         return "?" if x is None else f"${x:g}"

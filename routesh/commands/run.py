@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import sys
 
-from ..context import Context
-from ..errors import EXIT_MODEL, EXIT_OK, EXIT_POLICY
-from ..kept import shown
-from ..plan import Plan
-from ..render import decision_line
-from ..spinner import Spinner
+from ..core.context import Context
+from ..core.errors import EXIT_MODEL, EXIT_OK, EXIT_POLICY
+from ..core.kept import shown
+from ..core.plan import Plan
+from ..rendering.render import decision_line
+from ..rendering.spinner import Spinner
 
 
 def run_plan(ctx: Context, plan: Plan, *, tag: str | None = None) -> int:
     """Stream the answer (rendered markdown on a terminal, plain text otherwise); exit 0, 1 or 130.
 
     Ctrl-C cancels the request (a second one abandons it): the answer so far stays, marked partial."""
-    from ..live_answer import LiveAnswer, run_cancellable
-    from ..runner import Runner
-    from ..termsafe import StreamCleaner
+    from ..core.termsafe import StreamCleaner
+    from ..pipeline.live_answer import LiveAnswer, run_cancellable
+    from ..pipeline.runner import Runner
 
     out = sys.stdout
     live = None
@@ -63,7 +63,7 @@ def run_plan(ctx: Context, plan: Plan, *, tag: str | None = None) -> int:
               file=sys.stderr)
         return 130
     if outcome.records and sys.stderr.isatty():  # the shell's line under each answer; never in a pipe's stderr
-        from ..shell_turn import summary_line
+        from ..shell.turn import summary_line
 
         print(summary_line(outcome, seconds), file=sys.stderr, flush=True)
     if outcome.status == "ok":

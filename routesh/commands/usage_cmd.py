@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 
-from ..errors import UserError
+from ..core.errors import UserError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -15,7 +15,7 @@ Handler = Callable[[argparse.Namespace], int]
 def _since(text: str | None) -> datetime | None:
     if text is None:
         return None
-    from ..stats import parse_since
+    from ..usage.stats import parse_since
 
     try:
         return parse_since(text, datetime.now().astimezone())
@@ -24,8 +24,8 @@ def _since(text: str | None) -> datetime | None:
 
 
 def _ledger():  # type: ignore[no-untyped-def]
-    from ..ledger import Ledger, LedgerError
-    from ..paths import ledger_file
+    from ..core.paths import ledger_file
+    from ..usage.ledger import Ledger, LedgerError
 
     path = ledger_file()
     if not path.exists():
@@ -56,8 +56,8 @@ def add_log_parser(p: argparse.ArgumentParser) -> Handler:
         if args.json:
             print(json.dumps(rows, indent=2, ensure_ascii=False))
             return 0
-        from ..render import console
-        from ..render_usage import render_log
+        from ..rendering.render import console
+        from ..usage.charts import render_log
 
         total = 0 if ledger is None or rows else _read(ledger.count)
         if total:
@@ -83,15 +83,15 @@ def add_stats_parser(p: argparse.ArgumentParser) -> Handler:
     def run(args: argparse.Namespace) -> int:
         since = _since(args.since)
         ledger = _ledger()
-        from ..catalog import Catalog
-        from ..stats import aggregate
+        from ..core.catalog import Catalog
+        from ..usage.stats import aggregate
 
         if ledger is None:
             report = aggregate([], args.by, since=since)
         else:
             catalog = Catalog()
             try:
-                from ..context import announce, build
+                from ..core.context import announce, build
 
                 ctx = build(args.config, None, blank_ok=True)
                 announce(ctx.loaded)
@@ -108,8 +108,8 @@ def add_stats_parser(p: argparse.ArgumentParser) -> Handler:
         if args.json:
             print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
             return 0
-        from ..render import console
-        from ..render_usage import render_stats
+        from ..rendering.render import console
+        from ..usage.charts import render_stats
 
         render_stats(report, console())
         return 0
@@ -119,11 +119,11 @@ def add_stats_parser(p: argparse.ArgumentParser) -> Handler:
 
 def _check_route(route: str, config: str | None, ledger) -> None:  # type: ignore[no-untyped-def]
     """--route must name a route of the config or one the ledger has seen; else a did-you-mean."""
-    from ..yamlnodes import did_you_mean
+    from ..core.yamlnodes import did_you_mean
 
     known = [] if ledger is None else _read(ledger.route_names)
     try:
-        from ..context import build
+        from ..core.context import build
 
         known += [r for r in build(config, None).config.routes if r not in known]
     except UserError:
@@ -133,7 +133,7 @@ def _check_route(route: str, config: str | None, ledger) -> None:  # type: ignor
 
 
 def _read(fn):  # type: ignore[no-untyped-def]
-    from ..ledger import LedgerError
+    from ..usage.ledger import LedgerError
 
     try:
         return fn()

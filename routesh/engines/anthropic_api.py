@@ -7,8 +7,8 @@ import threading
 from collections.abc import Generator
 from typing import Any
 
-from ..events import Done, EngineError, EngineRequest, Event, TextDelta, Usage
-from . import Emitter, classify_sdk_error, looks_like_context_error, parse_retry_after, pump, scrub
+from ..core.events import Done, EngineError, EngineRequest, Event, TextDelta, Usage
+from .common import Emitter, classify_sdk_error, looks_like_context_error, parse_retry_after, pump, scrub
 
 __all__ = ["stream", "preload"]
 

@@ -24,8 +24,8 @@ from collections import deque
 from collections.abc import Generator, Mapping
 from typing import Any
 
-from ..events import Done, EngineError, EngineRequest, Event, Message, TextDelta, Usage
-from . import Emitter, looks_like_context_error, pump, scrub
+from ..core.events import Done, EngineError, EngineRequest, Event, Message, TextDelta, Usage
+from .common import Emitter, looks_like_context_error, pump, scrub
 
 __all__ = ["stream", "preload", "build_env", "build_argv", "INSTALL_HINT"]
 

@@ -1,0 +1,1 @@
+"""The Anthropic-compatible HTTP gateway that Claude Code talks to."""

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..policy import BudgetVerdict, apply_budget, check, check_budget
-from ..router import Decision, fallback_chain
+from ..core.policy import BudgetVerdict, apply_budget, check, check_budget
+from ..core.router import Decision, fallback_chain
 from . import jsonsplice, offload
 from .classify import Classification, classify, latest_user_text
 from .framing import Request, error_body, respond
@@ -20,8 +20,8 @@ from .framing import Request, error_body, respond
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ..config import Config, Provider, Route
-    from ..context import Context
+    from ..core.config import Config, Provider, Route
+    from ..core.context import Context
     from .budget import Reservations
     from .records import LedgerWriter
     from .screening import Screener

@@ -10,29 +10,28 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..config import Provider, Route
-from ..dispatch import (
+from ..core.config import Provider, Route
+from ..core.errors import KeyMissing, PolicyRefusal
+from ..core.events import EngineError
+from ..engines.common import parse_retry_after
+from ..engines.dispatch import (
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT_S,
-    KeyMissing,
     RoutePlan,
     auth_hint,
     backoff_s,
     is_retryable,
     large_context_route,
 )
-from ..engines import parse_retry_after
-from ..errors import PolicyRefusal
-from ..events import EngineError
-from ..keymask import mask_keys
+from ..screening.keymask import mask_keys
 from . import jsonsplice, offload, translated
 from .admit import Job
 from .client import Conn, Head, UpstreamError, parse_origin
 from .framing import MAX_BODY, error_body, respond
 
 if TYPE_CHECKING:
-    from ..context import Context
-    from ..policy import BudgetVerdict
+    from ..core.context import Context
+    from ..core.policy import BudgetVerdict
     from .client import Pool
 
 # Sent by Claude Code and every Stainless-made SDK (anthropic, openai): the client retries 408/409/429/5xx itself.

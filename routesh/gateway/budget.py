@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..catalog import Catalog
+    from ..core.catalog import Catalog
 
 OUTPUT_GUESS = 1024  # output tokens assumed for a request in flight (a typical agent turn writes fewer)
 
@@ -41,7 +41,7 @@ class Reservations:
 
 def estimate_usd(catalog: Catalog, model: str, input_tokens: int, max_tokens: object) -> float:
     """What one request is expected to cost on `model`; 0 when its price is unknown."""
-    from ..cost import cost_usd
+    from ..core.cost import cost_usd
 
     out = min(max_tokens, OUTPUT_GUESS) if isinstance(max_tokens, int) and max_tokens > 0 else OUTPUT_GUESS
     return cost_usd(catalog.get(model), input_tokens, out) or 0.0

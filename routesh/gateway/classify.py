@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from ..config import Config, Rule
-from ..router import split_prefix
+from ..core.config import Config, Rule
+from ..core.router import split_prefix
 from .thinking import think_reason
 
 Kind = Literal["prefix", "model", "long_context", "subagent", "background", "web_search", "image", "think", "main"]
@@ -271,7 +271,7 @@ def _conditions_hold(rule: Rule, body: str, config: Config, now: datetime) -> bo
     """A prefix rule may carry more conditions (keywords, hours...); the router decides whether they hold."""
     if not (rule.keywords or rule.regex or rule.min_tokens is not None or rule.max_tokens is not None or rule.hours):
         return True
-    from ..router import decide
+    from ..core.router import decide
 
     return decide(f"{rule.prefix} {body}", config, now).rule == rule
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..catalog import Catalog
-from ..config import Config
+from ..core.catalog import Catalog
+from ..core.config import Config
 from .classify import SENTINEL_BACKGROUND, SENTINEL_MAIN, SENTINEL_SUBAGENT
 
 # Inherited variables that would send Claude Code elsewhere or authenticate it some other way.
@@ -111,7 +111,7 @@ def credential_vars(config: Config, key: str | None = None) -> tuple[str, ...]:
 
 def write_commands(config: Config, directory: Path) -> list[str]:
     """One Claude Code slash command per prefix rule, in directory/.claude/commands; returns the prefixes."""
-    from ..private import private_dir, write_private
+    from ..core.private import private_dir, write_private
 
     target = private_dir(directory / ".claude" / "commands")
     made = []

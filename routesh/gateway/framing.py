@@ -4,7 +4,7 @@ Strict on purpose (RFC 9112): whatever two parsers could read two ways is refuse
 connection closed, never guessed at. That covers a Content-Length that is not plain digits, duplicate
 or conflicting lengths, Content-Length together with Transfer-Encoding (request smuggling), any coding
 but `chunked`, obs-fold, control bytes and bare CR/LF in the head, malformed chunk sizes, and heads and
-bodies over the limits. tests/test_gateway_http.py checks each against h11's reading of the same bytes.
+bodies over the limits. tests/gateway/test_gateway_http.py checks each against h11's reading of the same bytes.
 """
 
 from __future__ import annotations

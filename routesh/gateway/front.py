@@ -18,7 +18,7 @@ from .classify import SENTINELS
 from .framing import MAX_HEAD, BadRequest, Request, error_body, read_body, read_head, respond
 
 if TYPE_CHECKING:
-    from ..context import Context
+    from ..core.context import Context
     from .client import Pool
 
 

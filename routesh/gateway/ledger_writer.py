@@ -16,9 +16,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from ..config import Profile
-from ..events import AttemptRecord
-from ..policy import day_start, month_start
+from ..core.config import Profile
+from ..core.events import AttemptRecord
+from ..core.policy import day_start, month_start
 
 FLUSH_S = 0.25  # the longest a row waits before it is written
 FLUSH_ROWS = 256  # rows waiting that wake the writer early
@@ -75,7 +75,7 @@ class LedgerWriter:
 
     def _run(self) -> None:
         try:
-            from ..ledger import Ledger
+            from ..usage.ledger import Ledger
 
             ledger = Ledger(self._path) if self._path else Ledger()
             if self._budget_profile:

@@ -25,7 +25,7 @@ _pool_broken = False
 
 def secrets_in(text: str) -> str | None:
     """describe() of the secrets in text, or None: the screen's answer in a form that pickles small."""
-    from ..screen import describe, scan
+    from ..screening.screen import describe, scan
 
     findings = scan(text)
     return describe(findings) if findings else None

@@ -14,11 +14,11 @@ import threading
 from collections.abc import Iterator
 from dataclasses import replace
 
-from ..config import CodeRouting, Route
-from ..context import Context
-from ..dispatch import Engine
-from ..events import EngineError, EngineRequest, Event
-from ..sources import Loaded
+from ..core.config import CodeRouting, Route
+from ..core.context import Context
+from ..core.events import EngineError, EngineRequest, Event
+from ..core.sources import Loaded
+from ..engines.dispatch import Engine
 from .code import credential_vars
 
 

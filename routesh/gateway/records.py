@@ -7,13 +7,13 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from ..config import Provider, Route
-from ..events import AttemptRecord
+from ..core.config import Provider, Route
+from ..core.events import AttemptRecord
 from .attempts import scrub
 from .ledger_writer import LedgerWriter, Log
 
 if TYPE_CHECKING:
-    from ..context import Context
+    from ..core.context import Context
     from .admit import Job
     from .attempts import AttemptInfo
 
@@ -54,7 +54,7 @@ class Records:
         cread, cwrite = u.get("cache_read_input_tokens"), u.get("cache_creation_input_tokens")
         cost = None
         if u:
-            from ..cost import cost_usd
+            from ..core.cost import cost_usd
 
             info = self.ctx.catalog.get(model)
             if info is not None:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..events import EngineError
+from ..core.events import EngineError
 from . import translated
 from .attempts import AttemptInfo, Failure, Watchdog, fail, scrub
 from .client import Conn, Head, UpstreamError

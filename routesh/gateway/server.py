@@ -32,9 +32,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..config import Config, Provider
-from ..context import Context
-from ..policy import route_refusal
+from ..core.config import Config, Provider
+from ..core.context import Context
+from ..core.policy import route_refusal
 from .admit import Admission
 from .attempts import Attempts, Failure, retry_after_seconds, scrub
 from .budget import Reservations
@@ -114,7 +114,7 @@ class Gateway(FrontDoor, Admission, Attempts, Relay, Records):
         except OSError:
             return None
         if ctx.loaded.kind == "project":
-            from ..sources import trust_stamp
+            from ..core.sources import trust_stamp
 
             return st.st_mtime, st.st_size, trust_stamp()
         return st.st_mtime, st.st_size
@@ -139,7 +139,7 @@ class Gateway(FrontDoor, Admission, Attempts, Relay, Records):
     @staticmethod
     def _load(ctx: Context) -> Context:
         """The edited file as a context; a project file only with the CLI's trust rule (edited = untrusted)."""
-        from ..sources import Loaded, read_config, read_trusted
+        from ..core.sources import Loaded, read_config, read_trusted
 
         loaded = ctx.loaded
         assert loaded.path is not None
@@ -147,7 +147,7 @@ class Gateway(FrontDoor, Admission, Attempts, Relay, Records):
         return ctx.with_loaded(Loaded(config, loaded.kind, loaded.path, loaded.warnings))
 
     def _reloaded(self, fut: asyncio.Future[Context], stamp: tuple[Any, ...]) -> None:
-        from ..sources import Untrusted
+        from ..core.sources import Untrusted
 
         self._reloading = False
         try:
@@ -208,7 +208,7 @@ class Gateway(FrontDoor, Admission, Attempts, Relay, Records):
 
 
 def _default_key_fn(profile: str, provider: Provider, config: Config | None = None) -> str | None:
-    from ..runner import key_for
+    from ..keys.resolve import key_for
 
     return key_for(profile, provider, config)
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..keymask import mask_keys
+from ..screening.keymask import mask_keys
 from .fastdelta import text_delta
 from .sse import SSEParser, encode_json
 
@@ -975,11 +975,11 @@ _estimator: Callable[[str], int] | None = None
 
 
 def _estimate(text: str) -> int:
-    """routesh.tokens.estimate_tokens when it is there, else four characters a token."""
+    """routesh.core.tokens.estimate_tokens when it is there, else four characters a token."""
     global _estimator
     if _estimator is None:
         try:
-            from ..tokens import estimate_tokens
+            from ..core.tokens import estimate_tokens
         except ImportError:
             _estimator = lambda s: len(s) // 4  # noqa: E731
         else:

@@ -9,12 +9,12 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..events import EngineError
+from ..core.events import EngineError
 from . import jsonsplice
 from .classify import strip_prefix
 
 if TYPE_CHECKING:
-    from ..config import Provider, Route
+    from ..core.config import Provider, Route
     from .admit import Job
     from .attempts import AttemptInfo, Failure
     from .client import Conn

@@ -1,0 +1,1 @@
+"""Provider keys: the lookup order, the keyring backends and the key a request sends."""

@@ -1,0 +1,1 @@
+"""How answers, plans and tables look in a terminal: streamed markdown, code, the spinner."""

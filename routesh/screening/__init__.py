@@ -1,0 +1,1 @@
+"""Secret screening: find credentials in text before it leaves the machine, and redact or mask them."""

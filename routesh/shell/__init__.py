@@ -1,0 +1,1 @@
+"""The routesh shell: an interactive REPL onto the same pipeline as the one-shot CLI."""

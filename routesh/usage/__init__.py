@@ -1,0 +1,1 @@
+"""Usage: the ledger of every attempt, and the stats, tallies and charts read from it."""
