@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rich.console import Console  # noqa: E402
 
-from routesh.rendering.stream import RenderStats, StreamRenderer, render_markdown_once  # noqa: E402
+from routesh.rendering.rich_markdown import render_markdown_once  # noqa: E402
+from routesh.rendering.stream import RenderStats, StreamRenderer  # noqa: E402
 
 _WORDS = (
     "the router picks a model for each prompt and the shell shows which route key and engine it used "

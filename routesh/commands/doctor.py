@@ -72,7 +72,8 @@ def collect(config_flag: str | None, profile_flag: str | None, *, online: bool =
 
 def _keyring_checks(ctx) -> list[Check]:  # type: ignore[no-untyped-def]
     from ..core.keyshare import restricted, shared_keys
-    from ..keys.secrets import SOFT_KINDS, keyring_status, list_keys
+    from ..keys.entries import SOFT_KINDS
+    from ..keys.secrets import keyring_status, list_keys
 
     out: list[Check] = []
     st = keyring_status()

@@ -34,7 +34,7 @@ def add_parser(p: argparse.ArgumentParser) -> Handler:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..keys.secrets import KeyringUnavailable
+    from ..keys.entries import KeyringUnavailable
 
     ctx = build(args.config, getattr(args, "profile", None), blank_ok=args.action == "list")
     announce(ctx.loaded)
@@ -72,7 +72,8 @@ def _read_secret(provider: str, profile: str) -> str:
 
 
 def _set(ctx: Context, provider: str) -> int:
-    from ..keys.secrets import key_needed, mask, set_key
+    from ..keys.entries import mask
+    from ..keys.secrets import key_needed, set_key
 
     name = _provider(ctx.config, provider)
     if not key_needed(ctx.config.provider_in(ctx.profile, name)):

@@ -54,3 +54,11 @@ class StreamCleaner:
         if start >= 0 and len(text) - start < _MAX_HELD and _OPEN.fullmatch(text, start):
             text, self._held = text[:start], text[start:]
         return clean(text)
+
+
+def join_surrogates(text: str) -> str:
+    """Surrogate pairs (a JSON escape split across two deltas) made one character; a lone half becomes U+FFFD.
+
+    A terminal's UTF-8 stream cannot take surrogates at all.
+    """
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")

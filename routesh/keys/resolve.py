@@ -14,7 +14,8 @@ def key_for(profile: str, provider: Provider, config: Config | None = None) -> s
     """
     if not provider.needs_key or provider.auth == "subscription":
         return None
-    from .secrets import KeyringUnavailable, how_to_set, lookup_key
+    from .entries import KeyringUnavailable
+    from .secrets import how_to_set, lookup_key
 
     try:
         found = lookup_key(profile, provider, strict=True)

@@ -17,23 +17,23 @@ start-up.
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ..core.termsafe import StreamCleaner
+from ..core.termsafe import StreamCleaner, join_surrogates
 from .md_blocks import FENCED, Block, LazyRe, Splitter
 from .md_code import CodeStream, Row
+from .region import _note, _Region, screen_end
+from .rich_markdown import _ends_with_new_line, _MarkdownFactory, _starts_with_leaf
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console, RenderableType
     from rich.markdown import Markdown
-    from rich.segment import Segment
 
-__all__ = ["RenderStats", "StreamRenderer", "render_markdown_once"]
+__all__ = ["RenderStats", "StreamRenderer"]
 
 @dataclass(frozen=True)
 class RenderStats:
@@ -51,134 +51,6 @@ class RenderStats:
     def rendered_chars(self) -> int:
         """Every character handed to the markdown or syntax renderer, committed and live."""
         return self.committed_chars + self.live_chars
-
-
-# ---------------------------------------------------------------------------------------------
-# Markdown and the live region.
-
-
-class _MarkdownFactory:
-    """rich Markdown objects sharing one markdown-it parser (rich builds a new one per object)."""
-
-    def __init__(self, code_theme: str, hyperlinks: bool) -> None:
-        """One template and one parser per renderer."""
-        from markdown_it import MarkdownIt
-        from rich.markdown import Markdown
-
-        self.template = Markdown("", code_theme=code_theme, hyperlinks=hyperlinks)
-        self.parser = MarkdownIt().enable("strikethrough").enable("table")  # as rich.markdown does
-        self.env: dict[str, Any] = {}  # link reference definitions of committed blocks, for later ones
-
-    def __call__(self, text: str, commit: bool = True) -> Markdown:
-        """A Markdown for text, as rich.markdown.Markdown(text, ...) would be, knowing earlier [refs]: urls.
-
-        Only committed text may add definitions (a live tail may hold half of one).
-        """
-        md = copy.copy(self.template)
-        md.markup = text
-        env = self.env
-        if not commit:
-            env = {"references": dict(env["references"])} if env.get("references") else {}
-        md.parsed = self.parser.parse(text, env)
-        return md
-
-
-def _ends_with_new_line(md: Markdown) -> bool | None:
-    """Whether rich puts a blank line after this markdown's last top-level element (None: none)."""
-    from rich.markdown import Markdown as RichMarkdown
-    from rich.markdown import UnknownElement
-
-    for token in reversed(md.parsed):
-        if token.level != 0:
-            continue
-        ttype = token.type
-        if token.nesting == -1:
-            ttype = ttype[: -len("_close")] + "_open"
-        return bool((RichMarkdown.elements.get(ttype) or UnknownElement).new_line)
-    return None
-
-
-def _starts_with_leaf(md: Markdown) -> bool:
-    """Whether the first top-level element holds no elements of its own (a paragraph, heading, fence).
-
-    rich.markdown puts a blank line before an element when the last element closed before it
-    asked for one. Before a leaf that is the previous top-level block, so a separately rendered
-    leaf block needs the separator added; a list or quote closes its own items first, so its
-    separate render already starts with the blank line the whole render would have.
-    """
-    tokens = md.parsed
-    for i, token in enumerate(tokens):
-        if token.level != 0:
-            continue
-        if token.nesting != 1:
-            return True
-        for inner in tokens[i + 1:]:
-            if inner.level == 0:
-                return True
-            if inner.type != "inline":
-                return False
-        return True
-    return True
-
-
-class _Region:
-    """A transient region under the output, redrawn in place: a lean rich.live.Live for ready rows.
-
-    As a rich render hook it erases itself before anything else the console prints and draws
-    itself again after, so committed blocks (and any other print) land above it. Rows are
-    written as they are: no re-rendering or re-splitting on each redraw.
-    """
-
-    def __init__(self, console: Console) -> None:
-        """Nothing is drawn until start() and set()."""
-        self.console = console
-        self.started = False
-        self.height = 0  # rows on screen
-        self.rows = 0  # rows in self.segments, on screen after the next print
-        self.segments: list[Segment] = []
-
-    def start(self) -> None:
-        """Install as the console's render hook and hide the cursor while the region is drawn."""
-        self.console.push_render_hook(self)  # type: ignore[arg-type]
-        self.started = True
-        self.console.show_cursor(False)
-
-    def stop(self) -> None:
-        """Erase the region and uninstall (only this region's own hook)."""
-        if not self.started:
-            return
-        try:
-            self.set([])
-        finally:
-            self.started = False
-            self.console.pop_render_hook()
-            self.console.show_cursor(True)
-
-    def set(self, rows: list[Row]) -> None:
-        """Replace the rows and redraw."""
-        from rich.control import Control
-        from rich.segment import Segment
-
-        new_line = Segment.line()
-        segments: list[Segment] = []
-        for i, row in enumerate(rows):
-            if i:
-                segments.append(new_line)
-            segments.extend(row)
-        self.segments, self.rows = segments, len(rows)
-        self.console.print(Control())
-
-    def process_renderables(self, renderables: list[Any]) -> list[Any]:
-        """Erase the region, let the console print, then draw the region below it."""
-        from rich.control import Control
-        from rich.segment import ControlType, Segments
-
-        erase = Control()
-        if self.height:
-            erase = Control(ControlType.CARRIAGE_RETURN, (ControlType.ERASE_IN_LINE, 2),
-                            *(((ControlType.CURSOR_UP, 1), (ControlType.ERASE_IN_LINE, 2)) * (self.height - 1)))
-        self.height = self.rows
-        return [erase, *renderables, Segments(self.segments)]
 
 
 class StreamRenderer:
@@ -261,7 +133,7 @@ class StreamRenderer:
         if chunk and "\ud800" <= chunk[-1] <= "\udbff":  # half a surrogate pair: wait for the other
             chunk, self._carry = chunk[:-1], chunk[-1]
         if _SURROGATE.search(chunk):
-            chunk = _join_surrogates(chunk)
+            chunk = join_surrogates(chunk)
         chunk = self._clean.feed(chunk)  # an answer's escape sequences must not reach the terminal
         if not chunk:
             return
@@ -343,12 +215,12 @@ class StreamRenderer:
         if self.plain:
             if self._carry:
                 self._fed += 1
-                self._write_plain(_join_surrogates(self._carry))
+                self._write_plain(join_surrogates(self._carry))
             return
         try:
             if self._carry:
                 self._fed += 1
-                self._partial.append(_join_surrogates(self._carry))
+                self._partial.append(join_surrogates(self._carry))
             if self._partial:
                 line, self._partial, self._partial_len = "".join(self._partial), [], 0
                 self._push(line)
@@ -509,18 +381,8 @@ class StreamRenderer:
         window = self._window()
         if splitter.chars + len(partial) <= window:
             text, cut = "".join(splitter.lines) + partial, False
-        else:  # only the end fits on screen: render from a line (or at least a word) boundary near it
-            pieces, size = [partial], len(partial)
-            for line in reversed(splitter.lines):
-                if size >= window:
-                    break
-                pieces.append(line)
-                size += len(line)
-            text = "".join(reversed(pieces))
-            start = len(text) - window
-            at = text.find("\n", start)
-            at = at if 0 <= at < start + 1000 else text.find(" ", start)
-            text, cut = (text[at + 1:] if at >= 0 else text[start:]), True
+        else:  # only the end fits on screen
+            text, cut = screen_end(splitter.lines, partial, window), True
         md = self._markdown(text, commit=False)
         rows = console.render_lines(md, console.options, pad=False, new_lines=False)
         if cut:
@@ -529,27 +391,3 @@ class StreamRenderer:
 
 
 _SURROGATE = LazyRe("[\ud800-\udfff]")
-
-
-def _join_surrogates(text: str) -> str:
-    """Surrogate pairs (a JSON escape split across two deltas) made one character; a lone half becomes U+FFFD.
-
-    A terminal's UTF-8 stream cannot take surrogates at all.
-    """
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-
-
-def _note(text: str) -> Row:
-    """A dim one-line row for the live region."""
-    from rich.segment import Segment
-    from rich.style import Style
-
-    return [Segment(text, Style(dim=True))]
-
-
-def render_markdown_once(console: Console, text: str, *, code_theme: str = "monokai",
-                         hyperlinks: bool = True) -> None:
-    """Render a whole answer in one go with rich: the reference the stream is measured against."""
-    from rich.markdown import Markdown
-
-    console.print(Markdown(text, code_theme=code_theme, hyperlinks=hyperlinks))

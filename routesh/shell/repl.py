@@ -416,8 +416,8 @@ def _user_facing(exc: Exception) -> bool:
     """Errors outside UserError whose message already names the problem and the fix (keyring trouble)."""
     import sys
 
-    secrets = sys.modules.get("routesh.keys.secrets")
-    return secrets is not None and isinstance(exc, secrets.KeyringUnavailable)
+    entries = sys.modules.get("routesh.keys.entries")
+    return entries is not None and isinstance(exc, entries.KeyringUnavailable)
 
 
 def preload(ctx: Context) -> None:

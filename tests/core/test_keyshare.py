@@ -18,7 +18,7 @@ from upstream import Upstream, upstream_fixture  # noqa: F401 - fixture
 from routesh.core.configfile import builtin_text, parse
 from routesh.core.keyshare import may_share, refusal, shared_keys
 from routesh.core.yamlnodes import ConfigError
-from routesh.keys.secrets import KeyRow, fingerprint
+from routesh.keys.entries import KeyRow, fingerprint
 
 PERSONAL = "sk-ant-api03-personalPERSONALpersonal0123456789"
 WORK = "sk-ant-api03-workWORKworkWORKwork0123456789abcd"

@@ -28,18 +28,8 @@ from keyring_fixtures import (  # noqa: F401  (pytest fixtures are used by name)
 )
 
 from routesh.core.config import Config, Profile, Provider, ProviderOverride, Route
-from routesh.keys.secrets import (
-    KeyLookup,
-    KeyringUnavailable,
-    Secret,
-    delete_key,
-    keyring_status,
-    list_keys,
-    lookup_key,
-    mask,
-    set_key,
-    username_for,
-)
+from routesh.keys.entries import KeyLookup, KeyringUnavailable, Secret, mask
+from routesh.keys.secrets import delete_key, keyring_status, list_keys, lookup_key, set_key, username_for
 
 ANTHROPIC = Provider("anthropic", "anthropic", key_env="ANTHROPIC_API_KEY")
 OPENROUTER = Provider("openrouter", "openai", base_url="https://openrouter.ai/api/v1", key_env="OPENROUTER_API_KEY")
@@ -335,10 +325,10 @@ def test_a_bus_that_never_answers_does_not_hang(monkeypatch: pytest.MonkeyPatch,
     import socket
     import time
 
-    import routesh.keys.secrets as secrets
+    import routesh.keys.secret_service as secret_service
 
     _no_dbus(monkeypatch, tmp_path)
-    monkeypatch.setattr(secrets, "_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(secret_service, "_TIMEOUT_S", 0.5)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as mute:  # accepts connections, says nothing
         mute.bind(str(tmp_path / "mute"))
         mute.listen(5)

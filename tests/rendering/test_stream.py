@@ -11,8 +11,10 @@ import sys
 import pytest
 from rich.console import Console
 
+from routesh.rendering import rich_markdown
 from routesh.rendering import stream as render_stream
-from routesh.rendering.stream import StreamRenderer, render_markdown_once
+from routesh.rendering.rich_markdown import render_markdown_once
+from routesh.rendering.stream import StreamRenderer
 
 # ---------------------------------------------------------------------------------------------
 # A tiny terminal: applies what rich writes (text, CR, LF, cursor up, erase line, SGR) to a grid,
@@ -408,13 +410,13 @@ def test_a_huge_block_renders_only_what_fits_on_screen() -> None:
 def test_rendering_work_is_linear_in_the_answer(shape: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Characters handed to the markdown and syntax renderers stay within a constant times the answer."""
     seen = {"markdown": 0}
-    real_call = render_stream._MarkdownFactory.__call__
+    real_call = rich_markdown._MarkdownFactory.__call__
 
-    def counting(self: render_stream._MarkdownFactory, text: str, commit: bool = True) -> object:
+    def counting(self: rich_markdown._MarkdownFactory, text: str, commit: bool = True) -> object:
         seen["markdown"] += len(text)
         return real_call(self, text, commit)
 
-    monkeypatch.setattr(render_stream._MarkdownFactory, "__call__", counting)
+    monkeypatch.setattr(rich_markdown._MarkdownFactory, "__call__", counting)
 
     def make(n: int) -> str:
         if shape == "paragraph":
