@@ -285,7 +285,8 @@ def add_import_parser(p: argparse.ArgumentParser) -> Handler:
 
 def import_ccr(args: argparse.Namespace) -> int:
     """Read, convert, write; say what the user still has to do."""
-    from .import_ccr import convert, parse_config_text
+    from .ccr_json import parse_config_text
+    from .import_ccr import convert
 
     path = Path(args.path).expanduser()
     try:

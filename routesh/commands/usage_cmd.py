@@ -15,7 +15,7 @@ Handler = Callable[[argparse.Namespace], int]
 def _since(text: str | None) -> datetime | None:
     if text is None:
         return None
-    from ..usage.stats import parse_since
+    from ..usage.since import parse_since
 
     try:
         return parse_since(text, datetime.now().astimezone())

@@ -1,7 +1,7 @@
 """The routesh shell: a prompt_toolkit REPL onto the same core as the one-shot CLI.
 
 Start-up imports prompt_toolkit and the pure core only; rich, the engines and their SDKs load on
-a background thread once the first prompt is on screen. Every prompt goes through oneshot.plan_for
+a background thread once the first prompt is on screen. Every prompt goes through prepare.plan_for
 and runner.Runner, so the shell cannot route differently from `routesh PROMPT`.
 """
 
@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import threading
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import __version__
@@ -28,11 +26,12 @@ from .builtins import COMMANDS, unknown
 from .extras import run_command
 from .line import Preview, Status
 from .out import Out
+from .preload import _preload_once
+from .reload import HotReload, _stamp
 from .turn import Conversation, Finished
 
 if TYPE_CHECKING:
     from ..core.attach import Attachment
-    from ..core.sources import Loaded
     from ..pipeline.runner import Runner
 
 
@@ -53,18 +52,7 @@ class Totals:
     unpriced: int = 0  # requests whose model has no known price
 
 
-def _stamp(path: Path | None) -> tuple[int, int] | None:
-    """(mtime_ns, size) of the file, or None when it does not exist: cheap enough for every prompt."""
-    if path is None:
-        return None
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_mtime_ns, st.st_size
-
-
-class Shell:
+class Shell(HotReload):
     """The session: its context, sticky route, conversation and totals; reads lines and acts on them."""
 
     def __init__(self, ctx: Context, args: argparse.Namespace, out: Out | None = None) -> None:
@@ -261,65 +249,6 @@ class Shell:
             self.out.note("  conversation: started afresh (profiles never share context)")
         self.fresh()
 
-    # ---- hot reload -------------------------------------------------------------------------------
-
-    def _watch_path(self) -> Path | None:
-        """The file whose edits take effect: the config in use, else where the user's own would be."""
-        if self.ctx.loaded.path is not None:
-            return self.ctx.loaded.path
-        from ..core.paths import user_config_file
-
-        return user_config_file() if self.ctx.loaded.kind == "builtin" else None
-
-    def reload(self, *, force: bool = False) -> bool:
-        """Pick up routes.yaml edits; an invalid file is reported and the last good config kept. True if it read."""
-        stamp = _stamp(self._watched)
-        if not force and stamp == self._seen:
-            return False
-        self._seen = stamp
-        from ..core.sources import load
-
-        try:
-            loaded = load(self.config_flag, self.ctx.env, self.ctx.cwd)
-        except UserError as exc:
-            self.out.error(f"routes.yaml not reloaded, the last good config stays in use:\n{exc}")
-            return True
-        self._adopt(loaded)
-        return True
-
-    def _view_ctx(self) -> Context:
-        """The context the toolbar previews with: an edited routes.yaml is read ahead (quietly) while typing,
-        so a newly added prefix is known before Enter; reporting and adopting it stays with reload()."""
-        stamp = _stamp(self._watched)
-        if stamp == self._seen:
-            return self.ctx
-        if self._peeked is None or self._peeked[0] != stamp:
-            from ..core.sources import load
-
-            try:
-                ahead: Context | None = self.ctx.with_loaded(load(self.config_flag, self.ctx.env, self.ctx.cwd))
-            except Exception:  # noqa: BLE001 - a broken edit is reported by reload() when the line is sent
-                ahead = None
-            self._peeked = (stamp, ahead)
-        return self._peeked[1] or self.ctx
-
-    def _adopt(self, loaded: Loaded) -> None:
-        old = self.ctx
-        new = old.with_loaded(loaded)
-        self.ctx = new
-        self._watched = self._watch_path()
-        self._seen = _stamp(self._watched)
-        where = loaded.path or "the built-in routes.yaml"
-        self.out.note(f"reloaded {where}: {len(new.config.routes)} routes, {len(new.config.rules)} rules")
-        for warning in loaded.warnings:
-            self.out.warn(f"routesh: {warning}")
-        if self.sticky and self.sticky.route not in new.config.routes:
-            self.out.warn(f"route {self.sticky.route} is gone, so {self.sticky.label} is no longer sticky")
-            self.sticky = None
-        if new.profile.name != old.profile.name:
-            self.out.warn(f"profile {old.profile.name} is gone; now in {new.profile.name} ({new.choice.why})")
-            self.switch(new)
-
     # ---- the loop ---------------------------------------------------------------------------------
 
     def banner(self) -> None:
@@ -420,41 +349,9 @@ def _user_facing(exc: Exception) -> bool:
     return entries is not None and isinstance(exc, entries.KeyringUnavailable)
 
 
-def preload(ctx: Context) -> None:
-    """Import what the first answer needs (rich, the runner, the SDKs the routes use) ahead of time."""
-    try:
-        import rich.console  # noqa: F401
-        import rich.markdown  # noqa: F401
-        import rich.syntax  # noqa: F401
-
-        from ..engines.registry import preload as engines
-        from ..keys import secrets  # noqa: F401
-        from ..pipeline import runner  # noqa: F401
-        from ..rendering import stream as render_stream  # noqa: F401
-
-        types = sorted({ctx.config.providers[r.provider].type for r in ctx.config.routes.values() if r.via == "api"})
-        if types:
-            engines(*types)
-    except Exception:  # noqa: BLE001 - a failed preload only means the first request imports it
-        pass
-
-
-def _preload_once(session: object, ctx: Context) -> None:
-    """Start the preload after the first prompt is drawn, so it never delays the prompt."""
-    app = session.app  # type: ignore[attr-defined]
-    started = threading.Event()
-
-    def start(_: object) -> None:
-        if not started.is_set():
-            started.set()
-            threading.Thread(target=preload, args=(ctx,), name="routesh-preload", daemon=True).start()
-
-    app.after_render += start
-
-
 def main(ctx: Context, args: argparse.Namespace) -> int:
     """`routesh` on a terminal with no prompt: the interactive shell."""
     return Shell(ctx, args).run()
 
 
-__all__ = ["Shell", "Sticky", "Totals", "main", "preload"]
+__all__ = ["Shell", "Sticky", "Totals", "main"]

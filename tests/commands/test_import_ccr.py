@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from routesh.commands.import_ccr import CCRImportError, ImportResult, convert, parse_config_text
+from routesh.commands.ccr_json import parse_config_text
+from routesh.commands.import_ccr import CCRImportError, ImportResult, convert
 from routesh.core import configfile
 
 LITERAL_KEYS = ("sk-or-v1-5f0c2a9e8d7b6a5f4e3d2c1b0a9f8e7d", "sk-8c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f",

@@ -23,7 +23,8 @@ import pytest
 from routesh.core.events import AttemptRecord
 from routesh.usage import ledger as ledger_mod
 from routesh.usage import stats
-from routesh.usage.ledger import COLUMNS, LOG_FIELDS, Ledger, LedgerError
+from routesh.usage.ledger import COLUMNS, Ledger, LedgerError
+from routesh.usage.ledger_schema import LOG_FIELDS
 
 T0 = 1_736_510_400.0  # 2025-01-10T12:00:00Z
 

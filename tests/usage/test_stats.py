@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from routesh.usage.stats import aggregate, parse_since, percentile, top_tier_models
+from routesh.usage.since import parse_since
+from routesh.usage.stats import aggregate, percentile, top_tier_models
 
 T0 = 1_736_510_400.0  # 2025-01-10T12:00:00Z
 DAY = 86400.0
