@@ -64,6 +64,29 @@ class Rule:
     description: str | None = None
     line: int = 0
 
+    def conditions(self) -> tuple[tuple[str, object], ...]:
+        """Each condition with its value, in the documented order; the one list plans, `routes` and docs show."""
+        return (("prefix", self.prefix), ("keywords", list(self.keywords)), ("regex", self.regex),
+                ("min_tokens", self.min_tokens), ("max_tokens", self.max_tokens), ("hours", self.hours))
+
+
+def describe_rule(rule: Rule) -> str:
+    """A rule's conditions in words: 'prefix /debug', 'keywords fixture, snapshot and 22:00-06:00'."""
+    parts = []
+    if rule.prefix:
+        parts.append(f"starts with {rule.prefix}")
+    if rule.keywords:
+        parts.append("mentions " + " or ".join(f"“{k}”" for k in rule.keywords))
+    if rule.regex:
+        parts.append(f"matches /{rule.regex}/")
+    if rule.min_tokens is not None:
+        parts.append(f"≥ {rule.min_tokens:,} tokens")
+    if rule.max_tokens is not None:
+        parts.append(f"≤ {rule.max_tokens:,} tokens")
+    if rule.hours:
+        parts.append(f"between {rule.hours}")
+    return " and ".join(parts)
+
 
 @dataclass(frozen=True)
 class ProviderOverride:

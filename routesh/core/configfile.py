@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, get_args
 
 from yaml.nodes import Node
 
@@ -18,6 +18,7 @@ from .config import (
     Profile,
     Provider,
     ProviderOverride,
+    ProviderType,
     Route,
     Rule,
 )
@@ -124,9 +125,9 @@ def _empty(node: Node) -> bool:
 def _provider(r: Reader, name: str, node: Node) -> Provider:
     where = f"providers.{name}"
     m = r.mapping(node, where, PROVIDER_KEYS)
-    ptype = r.string(m.get("type"), f"{where}.type", ("anthropic", "openai"))
+    ptype = r.string(m.get("type"), f"{where}.type", get_args(ProviderType))
     if "type" not in m and m:
-        r.fail(node, f"{where}: missing `type:` (anthropic or openai)")
+        r.fail(node, f"{where}: missing `type:` ({' or '.join(get_args(ProviderType))})")
     key = r.string(m.get("key"), f"{where}.key", ("none",))
     if "key" in m and key is None and m["key"].tag.endswith("null"):
         key = "none"

@@ -69,10 +69,7 @@ class Plan:
         d = self.decision
         rule = None
         if d.rule is not None:
-            conditions = {k: v for k, v in (("prefix", d.rule.prefix), ("keywords", list(d.rule.keywords) or None),
-                                            ("regex", d.rule.regex), ("min_tokens", d.rule.min_tokens),
-                                            ("max_tokens", d.rule.max_tokens), ("hours", d.rule.hours))
-                          if v is not None}
+            conditions = {k: v for k, v in d.rule.conditions() if v is not None and v != []}
             rule = {"index": d.rule.index + 1, "line": d.rule.line, "matched": d.matched, "conditions": conditions}
         return {
             "route": d.route,

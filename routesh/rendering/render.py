@@ -6,7 +6,7 @@ import sys
 from typing import TYPE_CHECKING, TextIO
 
 from ..core.catalog import Catalog
-from ..core.config import Config, Rule
+from ..core.config import Config, describe_rule
 from ..core.estimate import brief, explain, usd
 from ..core.estimate import short_tokens as tokens
 from ..core.plan import Plan
@@ -161,27 +161,6 @@ def routes_data(config: Config, catalog: Catalog) -> dict[str, object]:
                "description": r.description} for r in config.routes.values()]
     ordered = [r for r in config.rules if r.prefix] + [r for r in config.rules if not r.prefix]
     rules = [{"index": r.index + 1, "line": r.line, "route": r.route, "when": describe_rule(r),
-              "conditions": {k: v for k, v in (("prefix", r.prefix), ("keywords", list(r.keywords)),
-                                               ("regex", r.regex), ("min_tokens", r.min_tokens),
-                                               ("max_tokens", r.max_tokens), ("hours", r.hours)) if v}}
+              "conditions": {k: v for k, v in r.conditions() if v}}
              for r in ordered]
     return {"default_route": config.default_route, "routes": routes, "rules": rules}
-
-
-def describe_rule(rule: Rule) -> str:
-    """A rule's conditions in words: 'prefix /debug', 'keywords fixture, snapshot and 22:00-06:00'."""
-    parts = []
-    if rule.prefix:
-        parts.append(f"starts with {rule.prefix}")
-    if rule.keywords:
-        parts.append("mentions " + " or ".join(f"“{k}”" for k in rule.keywords))
-    if rule.regex:
-        parts.append(f"matches /{rule.regex}/")
-    if rule.min_tokens is not None:
-        parts.append(f"≥ {rule.min_tokens:,} tokens")
-    if rule.max_tokens is not None:
-        parts.append(f"≤ {rule.max_tokens:,} tokens")
-    if rule.hours:
-        parts.append(f"between {rule.hours}")
-    return " and ".join(parts)
-
