@@ -14,6 +14,8 @@ import sqlite3
 import sys
 import threading
 import time
+from collections.abc import Sequence
+from datetime import datetime
 from operator import attrgetter
 from pathlib import Path
 from typing import IO, Any
@@ -22,7 +24,7 @@ from ..core.events import AttemptRecord
 
 BUSY_TIMEOUT_MS = 5000  # how long a writer waits for another process's write before giving up
 
-from .ledger_reads import LedgerError, LedgerReads
+from .ledger_reads import LedgerError, LedgerReads, _filters
 from .ledger_schema import _INSERT, COLUMNS, MIGRATIONS, SCHEMA_VERSION
 
 _values = attrgetter(*COLUMNS)
@@ -132,6 +134,30 @@ class Ledger(LedgerReads):
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+
+    def _reader(self) -> sqlite3.Connection:
+        """The connection for a read path; failures become a LedgerError that names the file and a fix."""
+        try:
+            return self._connect()
+        except (sqlite3.Error, OSError) as exc:
+            raise self._read_error(exc) from exc
+
+    def _read_error(self, exc: BaseException) -> LedgerError:
+        """A plain-language error for a ledger that cannot be read."""
+        where = self.path or ":memory:"
+        hint = ""
+        if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
+            hint = "; move the file aside and routesh will start a new ledger"
+        return LedgerError(f"cannot read the usage ledger {where}: {exc}{hint}")
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read query under the connection lock."""
+        conn = self._reader()
+        try:
+            with self._lock:
+                return conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise self._read_error(exc) from exc
 
     def check_writable(self) -> None:
         """Raise LedgerError unless a row could be stored now: a budget must be able to count what it lets through."""
@@ -256,6 +282,52 @@ class Ledger(LedgerReads):
         except sqlite3.Error as exc:
             raise self._read_error(exc) from exc
         return rid
+
+    def _resolve_request(self, request_id: str) -> str:
+        """An exact request id, or the one request whose id starts with the given prefix."""
+        if self._query("SELECT 1 FROM attempts WHERE request_id = ? LIMIT 1", (request_id,)):
+            return request_id
+        escaped = request_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._query(
+            "SELECT DISTINCT request_id FROM attempts WHERE request_id LIKE ? ESCAPE '\\' LIMIT 2", (escaped + "%",)
+        )
+        if not rows:
+            raise LedgerError(f"no request {request_id!r} in the usage ledger (see `routesh log`)")
+        if len(rows) > 1:
+            raise LedgerError(f"request id {request_id!r} is ambiguous; give more characters (see `routesh log`)")
+        return str(rows[0][0])
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def spent(self, profile: str | None, since_ts: float | datetime, until_ts: float | datetime | None = None) -> float:
+        """USD spent by a profile (None: all) since a time, summing known costs only; for budgets."""
+        where, params = _filters(since=since_ts, until=until_ts, profile=profile)
+        rows = self._query(f"SELECT COALESCE(SUM(a.cost_usd), 0.0) FROM attempts a{where}", params)
+        return float(rows[0][0])
+
+    def unpriced(
+        self, profile: str | None, since_ts: float | datetime, until_ts: float | datetime | None = None
+    ) -> int:
+        """How many attempts in the window have no known cost, so a budget can say its sum is a floor."""
+        where, params = _filters(since=since_ts, until=until_ts, profile=profile)
+        rows = self._query(
+            f"SELECT COUNT(*) FROM attempts a{where}{' AND' if where else ' WHERE'} a.cost_usd IS NULL "
+            "AND (a.input_tokens IS NOT NULL OR a.output_tokens IS NOT NULL)", params
+        )
+        return int(rows[0][0])
+
+    def count(self) -> int:
+        """How many attempts the ledger holds."""
+        return int(self._query("SELECT COUNT(*) FROM attempts")[0][0])
+
+    def route_names(self) -> list[str]:
+        """Every route name the ledger has recorded (routes renamed since still count)."""
+        return [str(r[0]) for r in self._query("SELECT DISTINCT route FROM attempts")]
+
+    def schema_version(self) -> int:
+        """The highest migration applied to this file."""
+        return int(self._query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0][0])
+
 
 _FREE_TEXT = tuple(COLUMNS.index(c) for c in ("error", "prompt", "tag"))  # text that came from users or upstreams
 

@@ -1,6 +1,7 @@
-"""The ledger's read side: `routesh log` rows, spend for budgets, the rows and one-scan folds stats are made of.
+"""The ledger's reports: `routesh log` rows and the rows and one-scan folds `routesh stats` is made of.
 
-A mixin of Ledger (usage/ledger.py), which owns the file, the connection, its lock and the writes.
+A mixin of Ledger (usage/ledger.py), which owns the file, the connection and its lock, the writes and the
+budget queries; the WHERE filters and LedgerError both use are here.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import sqlite3
 import threading
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime, tzinfo
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .ledger_schema import LOG_EXTRA_FIELDS, LOG_FIELDS
@@ -38,53 +38,18 @@ def _as_ts(when: float | datetime | None) -> float | None:
 
 
 class LedgerReads:
-    """Reads over the store's one connection, each under its lock; a file that cannot be read is a LedgerError."""
+    """log and stats reads over the store's one connection; a file that cannot be read is a LedgerError."""
 
-    path: Path | None
     _lock: threading.Lock
 
-    def _connect(self) -> sqlite3.Connection:
-        raise NotImplementedError  # the store (Ledger) opens and migrates the file
-
     def _reader(self) -> sqlite3.Connection:
-        """The connection for a read path; failures become a LedgerError that names the file and a fix."""
-        try:
-            return self._connect()
-        except (sqlite3.Error, OSError) as exc:
-            raise self._read_error(exc) from exc
+        raise NotImplementedError  # the store (Ledger) opens, migrates and shares the connection
 
     def _read_error(self, exc: BaseException) -> LedgerError:
-        """A plain-language error for a ledger that cannot be read."""
-        where = self.path or ":memory:"
-        hint = ""
-        if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
-            hint = "; move the file aside and routesh will start a new ledger"
-        return LedgerError(f"cannot read the usage ledger {where}: {exc}{hint}")
+        raise NotImplementedError
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run a read query under the connection lock."""
-        conn = self._reader()
-        try:
-            with self._lock:
-                return conn.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise self._read_error(exc) from exc
-
-    def _resolve_request(self, request_id: str) -> str:
-        """An exact request id, or the one request whose id starts with the given prefix."""
-        if self._query("SELECT 1 FROM attempts WHERE request_id = ? LIMIT 1", (request_id,)):
-            return request_id
-        escaped = request_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        rows = self._query(
-            "SELECT DISTINCT request_id FROM attempts WHERE request_id LIKE ? ESCAPE '\\' LIMIT 2", (escaped + "%",)
-        )
-        if not rows:
-            raise LedgerError(f"no request {request_id!r} in the usage ledger (see `routesh log`)")
-        if len(rows) > 1:
-            raise LedgerError(f"request id {request_id!r} is ambiguous; give more characters (see `routesh log`)")
-        return str(rows[0][0])
-
-    # -- reading ------------------------------------------------------------------------------
+        raise NotImplementedError
 
     def recent(
         self,
@@ -123,23 +88,6 @@ class LedgerReads:
             d["usage_estimated"] = _usage_estimated(d["usage_estimated"])
             out.append(d)
         return out
-
-    def spent(self, profile: str | None, since_ts: float | datetime, until_ts: float | datetime | None = None) -> float:
-        """USD spent by a profile (None: all) since a time, summing known costs only; for budgets."""
-        where, params = _filters(since=since_ts, until=until_ts, profile=profile)
-        rows = self._query(f"SELECT COALESCE(SUM(a.cost_usd), 0.0) FROM attempts a{where}", params)
-        return float(rows[0][0])
-
-    def unpriced(
-        self, profile: str | None, since_ts: float | datetime, until_ts: float | datetime | None = None
-    ) -> int:
-        """How many attempts in the window have no known cost, so a budget can say its sum is a floor."""
-        where, params = _filters(since=since_ts, until=until_ts, profile=profile)
-        rows = self._query(
-            f"SELECT COUNT(*) FROM attempts a{where}{' AND' if where else ' WHERE'} a.cost_usd IS NULL "
-            "AND (a.input_tokens IS NOT NULL OR a.output_tokens IS NOT NULL)", params
-        )
-        return int(rows[0][0])
 
     def rows_since(
         self, ts: float | datetime | None, profile: str | None = None, until: float | datetime | None = None
@@ -195,18 +143,6 @@ class LedgerReads:
                 return st.fold(cursor, by, input_price=input_price, top_models=top_models, tz=tz, since=since_dt)  # type: ignore[arg-type]
         except sqlite3.Error as exc:
             raise self._read_error(exc) from exc
-
-    def count(self) -> int:
-        """How many attempts the ledger holds."""
-        return int(self._query("SELECT COUNT(*) FROM attempts")[0][0])
-
-    def route_names(self) -> list[str]:
-        """Every route name the ledger has recorded (routes renamed since still count)."""
-        return [str(r[0]) for r in self._query("SELECT DISTINCT route FROM attempts")]
-
-    def schema_version(self) -> int:
-        """The highest migration applied to this file."""
-        return int(self._query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0][0])
 
 
 def _usage_estimated(extra: str | None) -> bool:
