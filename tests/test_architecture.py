@@ -107,6 +107,9 @@ def violations(root: Path) -> list[str]:
         lines = len(path.read_text(encoding="utf-8").splitlines())
         if lines > MAX_LINES and rel not in TOO_LONG_FOR_NOW:
             found.append(f"{rel}: {lines} lines, over {MAX_LINES}: split it along a seam, one job per module")
+        if path.parent == root / "routesh" and path.name not in ("__init__.py", "__main__.py"):
+            found.append(f"{rel}: a module directly in routesh/: move it into the package whose job it does "
+                         "(docs/architecture.md)")
         if path.name == "__init__.py" and name != "routesh":
             body = ast.parse(path.read_text(encoding="utf-8")).body
             if len(body) != 1 or not isinstance(body[0], ast.Expr) or not isinstance(body[0].value, ast.Constant):
@@ -174,7 +177,8 @@ def tree(tmp_path: Path) -> Path:
         write(tmp_path, f"routesh/{pkg}/__init__.py", f'"""The {pkg}."""\n')
     write(tmp_path, "routesh/screening/screen.py", "import re\n")
     write(tmp_path, "routesh/core/config.py", "from ..screening import screen\nfrom .. import __version__\n")
-    write(tmp_path, "routesh/engines/dispatch.py", "from ..core.config import X\n\ndef f():\n    from ..keys import k\n")
+    write(tmp_path, "routesh/engines/dispatch.py",
+          "from ..core.config import X\n\ndef f():\n    from ..keys import k\n")
     write(tmp_path, "routesh/keys/k.py", "from routesh.core import config\n")
     write(tmp_path, "routesh/gateway/server.py", "from ..engines.dispatch import D\nfrom ..usage.ledger import L\n")
     write(tmp_path, "routesh/usage/ledger.py", "")
@@ -205,6 +209,12 @@ def test_an_edge_importing_an_unlisted_edge_fails(tree: Path) -> None:
     assert found[0] == ("routesh/usage/stats.py:3: usage imports routesh.gateway.server (gateway): "
                         "not an allowed direction")
     assert "import circle between packages: gateway -> usage -> gateway" in found
+
+
+def test_a_flat_module_fails(tree: Path) -> None:
+    write(tree, "routesh/helpers.py", "from .core import config\n")
+    assert violations(tree) == ["routesh/helpers.py: a module directly in routesh/: move it into the package whose "
+                                "job it does (docs/architecture.md)"]
 
 
 def test_a_circle_is_named_with_its_packages() -> None:
