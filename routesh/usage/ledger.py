@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..core.events import AttemptRecord
-
-BUSY_TIMEOUT_MS = 5000  # how long a writer waits for another process's write before giving up
-
 from .ledger_reads import LedgerError, LedgerReads, _filters
 from .ledger_schema import _INSERT, COLUMNS, MIGRATIONS, SCHEMA_VERSION
+
+BUSY_TIMEOUT_MS = 5000  # how long a writer waits for another process's write before giving up
 
 _values = attrgetter(*COLUMNS)
 
