@@ -8,7 +8,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from ..core.config import Config
+from ..core.config import Config, summary
 from ..core.context import announce, build
 from ..core.errors import UserError
 from ..core.sources import find_project_file, read_config, trust
@@ -56,13 +56,6 @@ def check(args: argparse.Namespace) -> int:
         config, where = ctx.config, str(ctx.loaded.path or "the built-in default")
     print(f"ok: {where}: {summary(config)}")
     return 0
-
-
-def summary(c: Config) -> str:
-    n = lambda k, word: f"{k} {word}{'' if k == 1 else 's'}"  # noqa: E731
-    return ", ".join((n(len(c.providers), "provider"), n(len(c.routes), "route"), n(len(c.rules), "rule"),
-                      n(len(c.profiles), "profile"))) + \
-        f"; default route {c.default_route}, default profile {c.default_profile}"
 
 
 def show(args: argparse.Namespace) -> int:

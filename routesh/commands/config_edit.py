@@ -10,12 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+from ..core.config import summary
 from ..core.configfile import builtin_text
 from ..core.errors import UserError
 from ..core.paths import user_config_file
 from ..core.sources import Located, locate, parse_bytes
 from ..core.yamlnodes import ConfigError
-from .config_cmd import summary
 
 
 def _where(args: argparse.Namespace) -> Located:

@@ -185,3 +185,11 @@ class Config:
             key_env=over.key_env or base.key_env,
             auth=over.auth or base.auth,
         )
+
+
+def summary(c: Config) -> str:
+    """One line about a config: its counts and defaults, for `config check`, `config trust` and `config edit`."""
+    n = lambda k, word: f"{k} {word}{'' if k == 1 else 's'}"  # noqa: E731
+    return ", ".join((n(len(c.providers), "provider"), n(len(c.routes), "route"), n(len(c.rules), "rule"),
+                      n(len(c.profiles), "profile"))) + \
+        f"; default route {c.default_route}, default profile {c.default_profile}"
