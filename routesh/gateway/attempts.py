@@ -113,7 +113,7 @@ class Attempts:
                     f"this kind of request at another route in routes.yaml"))
                 continue
             if provider.type == "openai":
-                from .translate import server_tools
+                from .openai_request import server_tools
 
                 unserved = server_tools(job.body.get("tools"))
                 if unserved:
@@ -206,7 +206,7 @@ class Attempts:
             body = strip_prefix(body, job.cls.edit)
             changes["messages"] = body["messages"]
         if b'"signature":""' in job.req.body or b'"signature": ""' in job.req.body:
-            from .translate import strip_unsigned_thinking
+            from .openai_request import strip_unsigned_thinking
 
             stripped = strip_unsigned_thinking(body)
             if stripped is not None:
@@ -290,7 +290,7 @@ class Attempts:
         status = head.status
         retry_after = head.get("retry-after")
         if openai:
-            from .translate import from_openai_error
+            from .openai_errors import from_openai_error
 
             aerr = from_openai_error(status, data, head.headers)
             message, etype, retry_after = aerr.message, aerr.type, aerr.retry_after
@@ -390,7 +390,7 @@ def upstream_request_id(data: bytes) -> str | None:
 
 def anthropic_error_fields(data: bytes, status: int) -> tuple[str, str]:
     """(message, type) from an Anthropic (or any) error body."""
-    from .translate import error_type_for_status
+    from .openai_errors import error_type_for_status
 
     etype = error_type_for_status(status)
     try:

@@ -3,7 +3,7 @@
 Why: most events of a streamed answer are `{"choices":[{"index":0,"delta":{"content":"..."},...}]}`, and
 decoding the whole chunk into dicts, walking it and re-encoding a new dict was most of the translation's
 CPU. Here one regex recognises exactly that shape (anything else, usage included, takes the full path
-in translate.StreamTranslator) and only the text string is decoded and re-encoded, so the output is
+in openai_stream.StreamTranslator) and only the text string is decoded and re-encoded, so the output is
 byte-for-byte what the full path writes.
 """
 

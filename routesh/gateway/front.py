@@ -234,7 +234,7 @@ class FrontDoor:
         return req.keep_alive
 
     def _count_tokens(self, req: Request, writer: asyncio.StreamWriter) -> bool:
-        from .translate import count_tokens
+        from .count import count_tokens
 
         try:
             body = json.loads(req.body)

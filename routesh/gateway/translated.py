@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 def openai_options(provider: Provider, route: Route, model: str) -> Any:
     """How to shape requests for one OpenAI-compatible server, from what its base_url says it is."""
-    from .translate import OpenAIOptions
+    from .openai_request import OpenAIOptions
 
     host = (provider.base_url or "").lower()
     kw: dict[str, Any] = {"model": model, "max_tokens_cap": route.max_output_tokens}
@@ -49,7 +49,7 @@ def openai_input(job: Job) -> dict[str, Any]:
 def openai_request(job: Job, provider: Provider, route: Route, model: str, key: str | None
                    ) -> tuple[bytes, list[tuple[str, str]]]:
     """The Chat Completions body (translated once per route, not once per retry) and its headers."""
-    from .translate import to_openai_request
+    from .openai_request import to_openai_request
 
     cached = job.bodies.get("openai:" + route.name)
     if cached is None:
@@ -66,7 +66,7 @@ def openai_request(job: Job, provider: Provider, route: Route, model: str, key: 
 
 def whole_answer(rec: AttemptInfo, data: bytes) -> bytes | EngineError:
     """A non-streamed Chat Completions answer as an Anthropic message, or why it cannot be."""
-    from .translate import to_anthropic_response
+    from .openai_answer import to_anthropic_response
 
     try:
         obj = json.loads(data)
@@ -80,7 +80,7 @@ def whole_answer(rec: AttemptInfo, data: bytes) -> bytes | EngineError:
 
 def stream_translator(rec: AttemptInfo) -> Any:
     """The per-attempt converter from Chat Completions chunks to Anthropic events."""
-    from .translate import StreamTranslator
+    from .openai_stream import StreamTranslator
 
     job = rec.job
     return StreamTranslator(model=rec.model, input_tokens=job.cls.estimated_tokens,
@@ -106,7 +106,7 @@ def early_error(translator: Any, conn: Conn, first: bytes, secrets: tuple[str, .
 
 def stream_end(translator: Any, broken: Exception | None) -> tuple[bytes, str, str | None]:
     """The last bytes of a translated stream, and the attempt's status and error."""
-    from .translate import anthropic_error
+    from .openai_errors import anthropic_error
 
     if broken is None or translator.finish_reason is not None:
         # after the finish chunk the answer is whole: a break before the usage chunk or [DONE] loses only the
