@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from routesh.events import AttemptRecord
-from routesh.gateway.thinking import _ULTRATHINK, _asks_ultrathink
+from routesh.gateway import openai_stream, templates
+from routesh.gateway.sse import SSEParser, encode_json
+from routesh.gateway.thinking import _PLAN_MODE, _ULTRATHINK, _asks_ultrathink, _says_plan_mode
 from routesh.keymask import _SHAPES, _cut, mask_keys
 from routesh.ledger import Ledger
 
@@ -66,3 +70,74 @@ def test_record_many_with_a_bad_row_keeps_the_others(tmp_path: Path) -> None:
     assert ledger.record_many(rows) == 4
     assert ledger.count() == 4 and ledger.failures == 1
     ledger.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([*PIECES, "<system-reminder>", "<SYSTEM-REMINDER>", "Plan mode is active",
+                                 "plan MODE still active", "Plan  mode is active", "Plan mode"]), max_size=40),
+       st.integers(4097, 4300))
+def test_plan_mode_check_on_long_text_agrees_with_the_pattern(pieces: list[str], pad: int) -> None:
+    text = "z" * pad + " ".join(pieces)
+    assert _says_plan_mode(text) == bool(_PLAN_MODE.search(text))
+
+
+@given(st.text(max_size=30), st.text(max_size=30), st.integers(0, 10**7), st.integers(0, 500))
+def test_event_templates_are_what_encode_json_writes(mid: str, model: str, tokens: int, index: int) -> None:
+    start = {"type": "message_start", "message": {
+        "id": mid, "type": "message", "role": "assistant", "model": model, "content": [], "stop_reason": None,
+        "stop_sequence": None, "usage": {"input_tokens": tokens, "cache_creation_input_tokens": 0,
+                                         "cache_read_input_tokens": 0, "output_tokens": 0}}}
+    assert templates.message_start(mid, model, tokens) == encode_json("message_start", start)
+    assert templates.PING == encode_json("ping", {"type": "ping"})
+    assert templates.MESSAGE_STOP == encode_json("message_stop", {"type": "message_stop"})
+    assert templates.BLOCK_STOP % index == encode_json("content_block_stop",
+                                                       {"type": "content_block_stop", "index": index})
+    assert templates.TEXT_START % index == encode_json("content_block_start", {
+        "type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}})
+
+
+def openai_chunk(delta: dict[str, object], finish: str | None = None, ascii_only: bool = False) -> bytes:
+    obj = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+           "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+    return b"data: " + json.dumps(obj, separators=(",", ":"), ensure_ascii=ascii_only).encode() + b"\n\n"
+
+
+def translate_all(stream: bytes, cuts: list[int], fast: bool, monkeypatch: pytest.MonkeyPatch) -> bytes:
+    with monkeypatch.context() as m:
+        if not fast:  # every byte through the SSE parser and json.loads
+            m.setattr(openai_stream, "text_deltas", lambda chunk, pos, index: None)
+            m.setattr(openai_stream, "text_delta_bytes", lambda data, index: None)
+            m.setattr(SSEParser, "take_unparsed", lambda self, chunk: None)
+            m.setattr(openai_stream, "text_delta", lambda data, index: None)
+        t = openai_stream.StreamTranslator(model="m", message_id="msg_1")
+        out, last = b"", 0
+        for cut in sorted(set(cuts)) + [len(stream)]:
+            out += t.feed(stream[last:cut])
+            last = cut
+        return out + t.close() + json.dumps(t.usage).encode()
+
+
+EXTRA_EVENTS = [b": keep-alive\n\n", b"event: x\ndata: {\"choices\":[]}\n\n", b"\n\n", b"data:{\"choices\":[]}\n\n",
+                b"data: \xff\xfe\n\n"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=12), st.sampled_from(["\\", '"', "\n", "é", "\u2028", "\x01"])),
+                min_size=1, max_size=10),
+       st.booleans(), st.lists(st.integers(0, 2000), max_size=6), st.lists(st.sampled_from(EXTRA_EVENTS), max_size=2),
+       st.booleans())
+def test_translated_stream_is_byte_identical_with_and_without_the_fast_paths(
+        pieces: list[str], ascii_only: bool, cuts: list[int], extra: list[bytes], reasoning: bool) -> None:
+    stream = openai_chunk({"role": "assistant", "content": ""})
+    stream += b"".join(openai_chunk({"content": p}, ascii_only=ascii_only) for p in pieces[:5])
+    stream += b"".join(extra)
+    if reasoning:
+        stream += openai_chunk({"reasoning_content": "hmm"})
+    stream += b"".join(openai_chunk({"content": p}, ascii_only=ascii_only) for p in pieces[5:])
+    stream += openai_chunk({}, finish="stop") + b"data: [DONE]\n\n"
+    cuts = [c % (len(stream) + 1) for c in cuts]
+    mp = pytest.MonkeyPatch()
+    try:
+        assert translate_all(stream, cuts, True, mp) == translate_all(stream, cuts, False, mp)
+    finally:
+        mp.undo()

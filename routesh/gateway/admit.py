@@ -166,10 +166,11 @@ class Admission:
         Only the parts not seen clean before are scanned; a long one off the loop (offload.py).
         Claude Code's context cannot be rewritten safely from here, so `redact` refuses like `block`.
         """
-        from .screening import Hit, describe_hits
+        from .screening import Hit, describe_hits, digests
 
         hits: list[Hit] = []
-        for where, text, digest in self._screener.new_parts(job.body):
+        parts = await offload.maybe_threaded(len(job.req.body), digests, job.body)
+        for where, text, digest in self._screener.select(parts):
             found = await offload.screen(text)
             if found is not None:
                 hits.append(Hit(where, found))

@@ -322,8 +322,9 @@ class Conn(asyncio.Protocol):
         assert self.transport is not None
         if len(body) < 16384:
             self.transport.write(raw + body)
-        else:
-            self.transport.writelines((raw, body))
+        else:  # two writes: writelines() would join them, a copy of the whole body
+            self.transport.write(raw)
+            self.transport.write(body)
 
     async def head(self) -> Head:
         """The response's status and headers."""

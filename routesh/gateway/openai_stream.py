@@ -6,10 +6,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .fastdelta import text_delta
+from .fastdelta import text_delta, text_delta_bytes, text_deltas
 from .openai_answer import _mapping, _matched_stop, _message_id, _reasoning_text, anthropic_usage, stop_reason_for
 from .openai_errors import AnthropicError, _stream_error, anthropic_error
 from .sse import SSEParser, encode_json
+from .templates import BLOCK_STOP, MESSAGE_STOP, PING, TEXT_START, message_start
 
 Json = dict[str, Any]
 
@@ -59,15 +60,59 @@ class StreamTranslator:
     # -- public ----------------------------------------------------------------------------------------------
 
     def feed(self, chunk: bytes) -> bytes:
-        """The Anthropic SSE bytes made complete by this piece of the upstream stream (often b"")."""
+        """The Anthropic SSE bytes made complete by this piece of the upstream stream (often b"").
+
+        The common shape, one `data:` line an event, skips the SSE parser: a run of plain text chunks becomes
+        its text deltas in one go (fastdelta.text_deltas), a single one without json.loads; anything else
+        takes the full path. tests/test_gateway_speed.py checks the output is byte-identical either way.
+        """
         if self.done:
             return b""
         out: list[bytes] = []
+        unparsed = self._parser.take_unparsed(chunk)
+        if unparsed is None or b"\r" in unparsed:  # half an event held, or CR line ends: the parser's job
+            self._parsed(unparsed if unparsed is not None else chunk, out)
+            return b"".join(out)
+        chunk = unparsed
+        pos = 0
+        tried = False
+        while not self.done:
+            end = chunk.find(b"\n\n", pos)
+            if end < 0:
+                break
+            if end == pos:  # an empty event
+                pos += 2
+                continue
+            text_open = self._open == "text" and self.finish_reason is None
+            if text_open and not tried:  # once per read: a run of text chunks in one go
+                tried = True
+                run = text_deltas(chunk, pos, self._index)
+                if run is not None:
+                    out.append(run[0])
+                    self._out_chars += run[1]
+                    pos = run[2]
+                    continue
+            line = chunk[pos:end]
+            if not line.startswith(b"data: ") or b"\n" in line:  # another shape: the parser takes the rest
+                self._parsed(chunk[pos:], out)
+                return b"".join(out)
+            pos = end + 2
+            fast = text_delta_bytes(line[6:], self._index) if text_open else None
+            if fast is not None:
+                out.append(fast[0])
+                self._out_chars += fast[1]
+            else:
+                self._event(line[6:].decode("utf-8", "replace"), out)
+        if pos < len(chunk) and not self.done:
+            self._parsed(chunk[pos:], out)
+        return b"".join(out)
+
+    def _parsed(self, chunk: bytes, out: list[bytes]) -> None:
+        """The events the SSE parser completes with this chunk, translated into out."""
         for event in self._parser.feed(chunk):
             self._event(event.data, out)
             if self.done:
                 break
-        return b"".join(out)
 
     def close(self) -> bytes:
         """End of the upstream stream: finish the message, or say in Anthropic's shape that it broke off."""
@@ -135,21 +180,13 @@ class StreamTranslator:
     def _start(self, obj: Mapping[str, Any], out: list[bytes]) -> None:
         self.started = True
         self.message_id = _message_id(obj.get("id"), self.message_id)
-        out.append(encode_json("message_start", {
-            "type": "message_start",
-            "message": {
-                "id": self.message_id, "type": "message", "role": "assistant", "model": self.model,
-                "content": [], "stop_reason": None, "stop_sequence": None,
-                "usage": {"input_tokens": self.input_tokens_estimate, "cache_creation_input_tokens": 0,
-                          "cache_read_input_tokens": 0, "output_tokens": 0},
-            },
-        }))
+        out.append(message_start(self.message_id, self.model, self.input_tokens_estimate))
         if self.ping:
-            out.append(encode_json("ping", {"type": "ping"}))
+            out.append(PING)
 
     def _close_block(self, out: list[bytes]) -> None:
         if self._open is not None:
-            out.append(encode_json("content_block_stop", {"type": "content_block_stop", "index": self._index}))
+            out.append(BLOCK_STOP % self._index)
             self._open = None
             self._open_tool = None
 
@@ -157,8 +194,11 @@ class StreamTranslator:
         self._close_block(out)
         self._index += 1
         self._open = kind
-        out.append(encode_json("content_block_start",
-                               {"type": "content_block_start", "index": self._index, "content_block": block}))
+        if kind == "text":
+            out.append(TEXT_START % self._index)
+        else:
+            out.append(encode_json("content_block_start",
+                                   {"type": "content_block_start", "index": self._index, "content_block": block}))
 
     def _delta(self, delta: Json, out: list[bytes]) -> None:
         out.append(encode_json("content_block_delta",
@@ -258,7 +298,7 @@ class StreamTranslator:
             "delta": {"stop_reason": stop, "stop_sequence": self._matched_stop if stop == "stop_sequence" else None},
             "usage": self.usage,
         }))
-        out.append(encode_json("message_stop", {"type": "message_stop"}))
+        out.append(MESSAGE_STOP)
         self.done = True
 
     def _fail(self, error: AnthropicError, out: list[bytes]) -> None:

@@ -71,6 +71,13 @@ def _content(where: str, content: Any) -> Iterator[tuple[str, str]]:
                     yield f"{where}, a document", block[field]
 
 
+def digests(body: Mapping[str, Any]) -> list[tuple[str, str, bytes]]:
+    """(where, text, content hash) of every non-empty part: pure, so a large body's can be hashed on a thread
+    (hashlib lets go of the GIL for long inputs, so the loop keeps serving meanwhile)."""
+    return [(where, text, hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest())
+            for where, text in request_parts(body) if text]
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
@@ -85,12 +92,13 @@ class Screener:
 
     def new_parts(self, body: Mapping[str, Any]) -> list[tuple[str, str, bytes]]:
         """(where, text, digest) of the parts not seen clean before, each distinct text once."""
+        return self.select(digests(body))
+
+    def select(self, parts: list[tuple[str, str, bytes]]) -> list[tuple[str, str, bytes]]:
+        """Of digests(body), the parts not seen clean before, each distinct text once (on the loop: it reads state)."""
         out: list[tuple[str, str, bytes]] = []
         seen: set[bytes] = set()
-        for where, text in request_parts(body):
-            if not text:
-                continue
-            digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        for where, text, digest in parts:
             if digest in self._clean:
                 self._clean.move_to_end(digest)
             elif digest not in seen:

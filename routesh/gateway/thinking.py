@@ -49,13 +49,27 @@ def think_reason(body: Mapping[str, Any], human: tuple[int, list[tuple[int, str]
     return None
 
 
+_last_lowered: tuple[str, str] = ("", "")
+
+
+def _lower(text: str) -> str:
+    """text.lower(), once for the two checks of one long turn (the same str object)."""
+    global _last_lowered
+    last = _last_lowered
+    if last[0] is text:
+        return last[1]
+    low = text.lower()
+    _last_lowered = (text, low)
+    return low
+
+
 def _asks_ultrathink(text: str) -> bool:
     """"ultrathink" as a word, any case; a long text is first checked with one lower() and a substring search.
 
     Why: a case-insensitive regex tries every position (33 ms for a 1 MB prompt, on the request path). The
     check looks for "trath": re.I also matches "ı"/"İ" for i and the Kelvin sign for k, never t, r, a or h.
     """
-    if len(text) > 4096 and "trath" not in text.lower():
+    if len(text) > 4096 and "trath" not in _lower(text):
         return False
     return _ULTRATHINK.search(text) is not None
 
@@ -63,10 +77,17 @@ def _asks_ultrathink(text: str) -> bool:
 def _plan_mode(content: Any) -> bool:
     """True when a user message's own text blocks carry Claude Code's plan-mode reminder."""
     if isinstance(content, str):
-        return bool(_PLAN_MODE.search(content))
+        return _says_plan_mode(content)
     return isinstance(content, list) and any(
         isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
-        and _PLAN_MODE.search(b["text"]) for b in content)
+        and _says_plan_mode(b["text"]) for b in content)
+
+
+def _says_plan_mode(text: str) -> bool:
+    """The plan-mode reminder in text; a long one first checked for "plan mode" (no letter re.I folds oddly)."""
+    if len(text) > 4096 and "plan mode" not in _lower(text):
+        return False
+    return _PLAN_MODE.search(text) is not None
 
 
 # ------------------------------------------------------------------------------------------ reshaping
