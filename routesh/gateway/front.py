@@ -19,7 +19,7 @@ from .framing import MAX_HEAD, BadRequest, Request, error_body, read_body, read_
 
 if TYPE_CHECKING:
     from ..context import Context
-    from .client import Pool
+    from .pool import Pool
 
 
 @dataclass(frozen=True)

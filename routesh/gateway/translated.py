@@ -16,8 +16,9 @@ from .classify import strip_prefix
 if TYPE_CHECKING:
     from ..config import Provider, Route
     from .admit import Job
-    from .attempts import AttemptInfo, Failure
+    from .attempts import AttemptInfo
     from .client import Conn
+    from .failures import Failure
 
 
 def openai_options(provider: Provider, route: Route, model: str) -> Any:
@@ -89,7 +90,7 @@ def stream_translator(rec: AttemptInfo) -> Any:
 
 def early_error(translator: Any, conn: Conn, first: bytes, secrets: tuple[str, ...] = ()) -> Failure | None:
     """A translated stream that failed before its first byte reached the client: a retryable Failure, else None."""
-    from .attempts import Failure, fail, retry_after_seconds, scrub
+    from .failures import Failure, fail, retry_after_seconds, scrub
     from .framing import error_body
 
     if translator.error is not None and not translator.started:
