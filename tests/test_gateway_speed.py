@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_gateway_server import GW
+from test_gateway_server import gw as gw  # noqa: F401 - fixture
+from upstream import upstream_fixture  # noqa: F401 - fixture
 
 from routesh.events import AttemptRecord
 from routesh.gateway import openai_stream, templates
@@ -141,3 +144,40 @@ def test_translated_stream_is_byte_identical_with_and_without_the_fast_paths(
         assert translate_all(stream, cuts, True, mp) == translate_all(stream, cuts, False, mp)
     finally:
         mp.undo()
+
+
+# ------------------------------------------------------------------------------------------------ thinking on OpenAI
+
+
+def reasoning_of(body: dict[str, object], think: bool) -> object:
+    from routesh.gateway.openai_request import OpenAIOptions, to_openai_request
+    from routesh.gateway.thinking import openai_thinking
+
+    shaped = openai_thinking(body, think) or body
+    return to_openai_request(shaped, OpenAIOptions(model="gpt")).get("reasoning_effort")
+
+
+@pytest.mark.parametrize(("thinking", "think", "effort"), [
+    ({"type": "enabled", "budget_tokens": 31999}, False, None),  # Claude Code's default: the server's default
+    ({"type": "adaptive"}, False, None),  # the newer families' default: the same
+    (None, False, None),
+    ({"type": "enabled", "budget_tokens": 8000}, False, "medium"),  # MAX_THINKING_TOKENS lowered: kept
+    ({"type": "enabled", "budget_tokens": 63999}, False, "high"),  # raised
+    ({"type": "enabled", "budget_tokens": 31999}, True, "high"),  # a think turn (ultrathink, plan mode)
+    ({"type": "adaptive"}, True, "high"),  # on the adaptive families too
+])
+def test_openai_routes_hear_thinking_by_what_the_user_asked_not_by_claude_codes_default(
+        thinking: dict[str, object] | None, think: bool, effort: str | None) -> None:
+    body: dict[str, object] = {"model": "m", "max_tokens": 32000, "messages": [{"role": "user", "content": "hi"}]}
+    if thinking is not None:
+        body["thinking"] = thinking
+    assert reasoning_of(body, think) == effort
+
+
+def test_a_main_turn_on_an_openai_route_carries_no_reasoning_effort(gw: GW) -> None:  # noqa: F811
+    body = {"model": "bg", "max_tokens": 32000, "stream": False, "messages": [{"role": "user", "content": "hello"}],
+            "thinking": {"type": "enabled", "budget_tokens": 31999}}
+    status, _, _ = gw.post(body)
+    assert status == 200
+    sent = gw.up.generation_requests()[-1].json
+    assert "reasoning_effort" not in sent and sent["model"] == "gpt-bg"

@@ -93,6 +93,24 @@ def _says_plan_mode(text: str) -> bool:
 # ------------------------------------------------------------------------------------------ reshaping
 
 
+def openai_thinking(body: Mapping[str, Any], think: bool) -> dict[str, Any] | None:
+    """The request an OpenAI route translates, its thinking said as that route should hear it; None: as it is.
+
+    Claude Code's 31999 budget is its default on every main turn of the older families, not a request: it goes
+    (the server's own default effort), as the adaptive families' `adaptive` does, so a default turn costs the
+    same whatever family Claude Code runs. A think turn asks for the most: a budget above the default ("high").
+    A budget you set (MAX_THINKING_TOKENS) is kept and mapped as it is.
+    """
+    budget = thinking_budget(body)
+    if think:
+        if budget is None or budget <= DEFAULT_THINKING_BUDGET:
+            return {**body, "thinking": {"type": "enabled", "budget_tokens": DEFAULT_THINKING_BUDGET + 1}}
+        return None
+    if budget == DEFAULT_THINKING_BUDGET:
+        return {k: v for k, v in body.items() if k != "thinking"}
+    return None
+
+
 @dataclass(frozen=True)
 class Shape:
     """What an Anthropic model accepts for thinking and output length."""

@@ -41,10 +41,13 @@ def openai_options(provider: Provider, route: Route, model: str) -> Any:
 
 
 def openai_input(job: Job) -> dict[str, Any]:
-    """The Anthropic request to translate: the client's, with a typed prefix taken out."""
-    if job.cls.edit is None:
-        return job.body
-    return strip_prefix(job.body, job.cls.edit)
+    """The Anthropic request to translate: the client's, with a typed prefix taken out and thinking said the way
+    an OpenAI route should hear it (thinking.openai_thinking)."""
+    from .thinking import openai_thinking
+
+    body = job.body if job.cls.edit is None else strip_prefix(job.body, job.cls.edit)
+    reshaped = openai_thinking(body, job.cls.kind == "think")
+    return body if reshaped is None else reshaped
 
 
 def openai_request(job: Job, provider: Provider, route: Route, model: str, key: str | None
