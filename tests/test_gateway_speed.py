@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_gateway_secrets import AWS, RECORDED, _plant
+from test_gateway_secrets import blocking_gw as blocking_gw  # noqa: F401 - fixture
 from test_gateway_server import GW
 from test_gateway_server import gw as gw  # noqa: F401 - fixture
 from upstream import upstream_fixture  # noqa: F401 - fixture
@@ -181,3 +183,15 @@ def test_a_main_turn_on_an_openai_route_carries_no_reasoning_effort(gw: GW) -> N
     assert status == 200
     sent = gw.up.generation_requests()[-1].json
     assert "reasoning_effort" not in sent and sent["model"] == "gpt-bg"
+
+
+def test_tool_definitions_seen_clean_are_not_rehashed_but_a_changed_one_is_screened(
+        blocking_gw: GW) -> None:  # noqa: F811
+    """Claude Code resends ~60 KB of tool definitions every turn: the whole array is remembered by one hash of
+    its text, so a changed definition (a new MCP tool carrying a key) is still screened."""
+    body = json.loads((RECORDED / "main_turn_opus_adaptive.json").read_text())["body"] | {"stream": False}
+    assert blocking_gw.post(body)[0] == 200
+    assert blocking_gw.post(body)[0] == 200
+    status, _, out = blocking_gw.post(_plant(body, "tool description", AWS))
+    assert status == 403 and "tool Deploy's description" in json.loads(out)["error"]["message"]
+    assert blocking_gw.post(body)[0] == 200 and len(blocking_gw.up.generation_requests()) == 3

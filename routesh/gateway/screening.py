@@ -28,13 +28,13 @@ class Hit:
     found: str  # screen.describe() of its findings: kinds and lines, never the secrets
 
 
-def request_parts(body: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    """(where, text) for every part of a request that carries text to the provider."""
+def request_parts(body: Mapping[str, Any], tools: bool = True) -> Iterator[tuple[str, str]]:
+    """(where, text) for every part of a request that carries text to the provider (tools=False: but the tools)."""
     yield from _content("the system prompt", body.get("system"))
     for i, msg in enumerate(body.get("messages") or ()):
         if isinstance(msg, Mapping):
             yield from _content(f"message {i + 1} ({msg.get('role')})", msg.get("content"))
-    for tool in body.get("tools") or ():
+    for tool in body.get("tools") or () if tools else ():
         if isinstance(tool, Mapping):
             name = tool.get("name") or tool.get("type") or "?"
             if isinstance(tool.get("description"), str):
@@ -71,11 +71,18 @@ def _content(where: str, content: Any) -> Iterator[tuple[str, str]]:
                     yield f"{where}, a document", block[field]
 
 
-def digests(body: Mapping[str, Any]) -> list[tuple[str, str, bytes]]:
+def digests(body: Mapping[str, Any], tools: bool = True) -> list[tuple[str, str, bytes]]:
     """(where, text, content hash) of every non-empty part: pure, so a large body's can be hashed on a thread
     (hashlib lets go of the GIL for long inputs, so the loop keeps serving meanwhile)."""
     return [(where, text, hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest())
-            for where, text in request_parts(body) if text]
+            for where, text in request_parts(body, tools) if text]
+
+
+def tools_key(raw_tools: str) -> bytes:
+    """One hash for a request's whole tools array as the client wrote it: Claude Code sends the same ~60 KB of
+    tool definitions every turn, and dumping each schema to hash it cost ~0.6 ms a request. Salted, so it never
+    equals a part's own digest."""
+    return hashlib.blake2b(b"tools\0" + raw_tools.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def _dumps(value: Any) -> str:
@@ -106,6 +113,10 @@ class Screener:
                 out.append((where, text, digest))
                 self.scanned_chars += len(text)
         return out
+
+    def known(self, digest: bytes) -> bool:
+        """Screened clean before (a tools_key, or a part's digest)."""
+        return digest in self._clean
 
     def remember(self, digest: bytes) -> None:
         """This part screened clean (or its secret was let through): no need to scan it again."""
