@@ -13,7 +13,8 @@ throughput (complete streams per second) with 20 and 100 concurrent streams of a
 (the gateway is the bottleneck) and of a ~400-event answer (the upstream is), and for 1 MB prompts
 the time added per request and small requests' p95 while 1 MB requests flow on two connections.
 Targets: < 1 ms added (small), < 3 ms (78 KB), >= 0.5x direct throughput, <= 8 ms per MB, small
-p95 within 2 ms of direct's while large prompts flow.
+p95 within 2 ms of direct's while large prompts flow. The gateway's CPU per request (utime+stime from
+/proc over each test) is printed too: on a loaded machine it moves far less than the wall-time figures.
 
     python benchmarks/gateway_overhead.py [--quick] [--no-ccr] [--json]
 """
@@ -106,6 +107,7 @@ class Target:
     headers: tuple[tuple[str, str], ...]
     small_model: str
     long_model: str
+    pid: int | None = None  # the gateway's process, whose CPU per request is reported
 
 
 # ------------------------------------------------------------------------------------------------ the load
@@ -223,8 +225,18 @@ async def latency(target: Target, body: dict[str, Any], n: int, warmup: int) -> 
     return times, firsts
 
 
-async def throughput(target: Target, streams: int, seconds: float, long: bool = True) -> tuple[float, float]:
-    """(complete streams per second, MB/s) with `streams` concurrent clients for `seconds`.
+def process_cpu_s(pid: int | None) -> float:
+    """utime + stime of a process so far (Linux /proc), 0 when unknown: less moved by the load than wall time."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, TypeError):
+        return 0.0
+
+
+async def throughput(target: Target, streams: int, seconds: float, long: bool = True) -> tuple[float, float, float]:
+    """(complete streams per second, MB/s, the target process's CPU ms per stream) with `streams` concurrent
+    clients for `seconds`.
 
     long: the ~400-event answer (the upstream is the bottleneck), else the one-line answer (the gateway is).
     """
@@ -237,6 +249,7 @@ async def throughput(target: Target, streams: int, seconds: float, long: bool = 
     for c in clients:  # connect and warm every connection first
         await c.request(head, data)
     stop_at = time.perf_counter() + seconds
+    cpu0 = process_cpu_s(target.pid)
 
     async def worker(client: Client) -> None:
         nonlocal done, nbytes
@@ -247,9 +260,10 @@ async def throughput(target: Target, streams: int, seconds: float, long: bool = 
     t = time.perf_counter()
     await asyncio.gather(*(worker(c) for c in clients))
     elapsed = time.perf_counter() - t
+    cpu = (process_cpu_s(target.pid) - cpu0) * 1000 / max(done, 1)
     for c in clients:
         c.close()
-    return done / elapsed, nbytes / elapsed / 1e6
+    return done / elapsed, nbytes / elapsed / 1e6, cpu
 
 
 # ------------------------------------------------------------------------------------------------ the servers
@@ -331,8 +345,9 @@ def median_ms(xs: list[float]) -> float:
     return statistics.median(xs) * 1000
 
 
-async def large_prompts(target: Target, n: int, mb: float) -> tuple[float, float, float]:
-    """(median s for one `mb` MB request, p95 s of small requests alone, p95 s of small ones while big ones flow)."""
+async def large_prompts(target: Target, n: int, mb: float) -> tuple[float, float, float, float]:
+    """(median s for one `mb` MB request, p95 s of small requests alone, p95 s of small ones while big ones flow,
+    the target process's CPU ms per large request)."""
     filler = "x" * int(mb * 1_000_000)
     big = {**SMALL, "messages": [{"role": "user", "content": filler + " Say hello in one word."}]}
     client = Client(target.base)
@@ -340,10 +355,12 @@ async def large_prompts(target: Target, n: int, mb: float) -> tuple[float, float
     head = encode(target, headers, data, target.base)
     await client.request(head, data)
     times = []
+    cpu0 = process_cpu_s(target.pid)
     for _ in range(n):
         t = time.perf_counter()
         await client.request(head, data)
         times.append(time.perf_counter() - t)
+    cpu = (process_cpu_s(target.pid) - cpu0) * 1000 / n
     small_alone, _ = await latency(target, SMALL, n * 5, 5)
     stop = False
 
@@ -357,7 +374,7 @@ async def large_prompts(target: Target, n: int, mb: float) -> tuple[float, float
     stop = True
     await asyncio.gather(*flows)
     client.close()
-    return statistics.median(times), p95(small_alone), p95(small_busy)
+    return statistics.median(times), p95(small_alone), p95(small_busy), cpu
 
 
 def head_parse_us() -> tuple[float, float] | None:
@@ -403,10 +420,14 @@ async def measure(targets: list[Target], args: argparse.Namespace) -> dict[str, 
         row["big_ms"], row["big_ttfb_ms"] = median_ms(done), median_ms(first)
         for streams in args.streams:
             for kind in ("small", "long"):
-                row[f"{kind}_{streams}_per_s"], _ = await throughput(t, streams, args.seconds, long=kind == "long")
+                row[f"{kind}_{streams}_per_s"], _, cpu = await throughput(t, streams, args.seconds, long=kind == "long")
+                if t.pid is not None:
+                    row[f"cpu_{kind}_{streams}_ms"] = cpu
         if args.large_mb:
-            one, alone, busy = await large_prompts(t, args.n_large, args.large_mb)
+            one, alone, busy, cpu = await large_prompts(t, args.n_large, args.large_mb)
             row["large_ms"], row["small_p95_ms"], row["small_p95_busy_ms"] = one * 1000, alone * 1000, busy * 1000
+            if t.pid is not None:
+                row["cpu_large_ms"] = cpu
         out[t.name] = row
         print(f"  measured {t.name}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()), file=sys.stderr,
               flush=True)
@@ -440,6 +461,13 @@ def report(results: dict[str, dict[str, float]], big_kb: float, notes: list[str]
             lines.append(f"{name:30} {one:>20} {r['small_p95_ms']:>16.2f} {r['small_p95_busy_ms']:>27.2f} "
                          f"{r['small_p95_busy_ms'] - r['small_p95_ms']:>+22.2f}")
         lines.append("(direct: absolute ms; routesh rows: ms added to direct's)")
+    cpu_rows = [(name, r) for name, r in results.items() if "cpu_small_20_ms" in r]
+    if cpu_rows:
+        cols = [k for k in cpu_rows[0][1] if k.startswith("cpu_")]
+        lines += ["", f"{'gateway CPU per request, ms':30} " + " ".join(f"{k[4:-3]:>10}" for k in cols)]
+        lines += [f"{name:30} " + " ".join(f"{r[k]:>10.3f}" for k in cols) for name, r in cpu_rows]
+        lines.append("(utime+stime of the gateway process over each test / requests completed; less moved by the "
+                     "load than wall time)")
     lines.append("targets (routesh): small < 1 ms, ~78 KB < 3 ms, throughput >= 0.5x direct, <= 8 ms per MB, "
                  "small p95 within 2 ms of direct's while large prompts flow")
     lines += notes
@@ -470,13 +498,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         short, long = start_upstreams(procs, args.repeat)
         rport = start_routesh(procs, work, short, long)
+        rpid = procs.procs[-1].pid
         auth = (("authorization", f"Bearer {TOKEN}"),)
         routesh = f"http://127.0.0.1:{rport}"
         targets = [
             Target("direct", f"http://127.0.0.1:{short}", f"http://127.0.0.1:{long}", (("x-api-key", KEY),),
                    "claude-sonnet-4-6", "claude-sonnet-4-6"),
-            Target("routesh (anthropic relay)", routesh, routesh, auth, "a-short", "a-long"),
-            Target("routesh (openai translate)", routesh, routesh, auth, "o-short", "o-long"),
+            Target("routesh (anthropic relay)", routesh, routesh, auth, "a-short", "a-long", rpid),
+            Target("routesh (openai translate)", routesh, routesh, auth, "o-short", "o-long", rpid),
         ]
         ccr = None if args.no_ccr else start_ccr(procs, work, short, long)
         if ccr is not None:

@@ -166,15 +166,22 @@ class Admission:
         Only the parts not seen clean before are scanned; a long one off the loop (offload.py).
         Claude Code's context cannot be rewritten safely from here, so `redact` refuses like `block`.
         """
-        from .screening import Hit, describe_hits
+        from .screening import Hit, describe_hits, digests, tools_key
 
         hits: list[Hit] = []
-        for where, text, digest in self._screener.new_parts(job.body):
+        span = job.spans.get("tools")
+        tools = tools_key(job.text[span[0]:span[1]]) if span is not None else None
+        tools_seen = tools is not None and self._screener.known(tools)  # then its parts need no hashing either
+        parts = await offload.maybe_threaded(len(job.req.body), digests, job.body, not tools_seen)
+        for where, text, digest in self._screener.select(parts):
             found = await offload.screen(text)
             if found is not None:
                 hits.append(Hit(where, found))
             if found is None or on_secret == "warn":  # a hit let through is not reported again
                 self._screener.remember(digest)
+        if tools is not None and not tools_seen and (on_secret == "warn" or not any(
+                h.where.startswith("tool ") for h in hits)):
+            self._screener.remember(tools)
         if not hits:
             return None
         if on_secret == "warn":

@@ -23,16 +23,19 @@ from ..engines.dispatch import (
     is_retryable,
     large_context_route,
 )
-from ..screening.keymask import mask_keys
+from ..core.errors import PolicyRefusal
+from ..core.events import EngineError
 from . import jsonsplice, offload, translated
 from .admit import Job
 from .client import Conn, Head, UpstreamError, parse_origin
+from .failures import Failure, anthropic_error_fields, describe, fail, retry_after_seconds, scrub, upstream_request_id
 from .framing import MAX_BODY, error_body, respond
+from .watchdog import Watchdog
 
 if TYPE_CHECKING:
     from ..core.context import Context
     from ..core.policy import BudgetVerdict
-    from .client import Pool
+    from .pool import Pool
 
 # Sent by Claude Code and every Stainless-made SDK (anthropic, openai): the client retries 408/409/429/5xx itself.
 CLIENT_RETRY_HEADER = "x-stainless-retry-count"
@@ -41,26 +44,6 @@ DEFAULT_BASE = {"anthropic": "https://api.anthropic.com", "openai": "https://api
 _DROP_REQUEST = frozenset({"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer",
                            "upgrade", "proxy-authorization", "proxy-connection", "authorization", "x-api-key",
                            "accept-encoding", "expect", "cookie"})
-
-
-def retry_after_seconds(value: str | None, now: float) -> float | None:
-    """retry-after as seconds: a number, or an HTTP date."""
-    return parse_retry_after({"retry-after": value} if value else None, now)
-
-
-def scrub(text: str, secrets: tuple[str, ...]) -> str:
-    """Upstream text with any key we hold, and anything key-shaped, cut out."""
-    return mask_keys(text, *secrets)
-
-
-@dataclass
-class Failure:
-    """An attempt that did not reach the client: what went wrong, and what to tell the client if it is the last."""
-
-    err: EngineError
-    status: int
-    body: bytes
-    headers: tuple[tuple[str, str], ...] = ()
 
 
 class Attempts:
@@ -112,7 +95,7 @@ class Attempts:
                     f"this kind of request at another route in routes.yaml"))
                 continue
             if provider.type == "openai":
-                from .translate import server_tools
+                from .openai_request import server_tools
 
                 unserved = server_tools(job.body.get("tools"))
                 if unserved:
@@ -205,7 +188,7 @@ class Attempts:
             body = strip_prefix(body, job.cls.edit)
             changes["messages"] = body["messages"]
         if b'"signature":""' in job.req.body or b'"signature": ""' in job.req.body:
-            from .translate import strip_unsigned_thinking
+            from .openai_request import strip_unsigned_thinking
 
             stripped = strip_unsigned_thinking(body)
             if stripped is not None:
@@ -289,7 +272,7 @@ class Attempts:
         status = head.status
         retry_after = head.get("retry-after")
         if openai:
-            from .translate import from_openai_error
+            from .openai_errors import from_openai_error
 
             aerr = from_openai_error(status, data, head.headers)
             message, etype, retry_after = aerr.message, aerr.type, aerr.retry_after
@@ -331,78 +314,3 @@ class AttemptInfo:
     start: float
     t0: float
     ttft_ms: float | None = None
-
-
-class Watchdog:
-    """One timer per attempt: gives up on a silent upstream, and notices a client that went away."""
-
-    def __init__(self, conn: Conn, writer: asyncio.StreamWriter, timeout: float) -> None:
-        self._loop = asyncio.get_running_loop()
-        self.conn = conn
-        self.transport = writer.transport
-        self.timeout = timeout
-        self.last = self._loop.time()
-        self.client_gone = False
-        self._tick = min(1.0, timeout)
-        self._handle: asyncio.TimerHandle | None = self._loop.call_later(self._tick, self._check)
-
-    def _check(self) -> None:
-        if self.transport.is_closing():
-            self.client_gone = True
-            self.conn._fail(UpstreamError("the client went away"))
-            self._handle = None
-            return
-        if self._loop.time() - self.last >= self.timeout:
-            self.conn._fail(UpstreamError(f"no data from the upstream for {self.timeout:.0f}s", "timeout"))
-            self._handle = None
-            return
-        self._handle = self._loop.call_later(self._tick, self._check)
-
-    def cancel(self) -> None:
-        """Stop watching."""
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
-
-
-
-def fail(status: int, message: str, etype: str | None = None, *, kind: str = "http") -> Failure:
-    err = EngineError(message, kind=kind, status=status if kind == "http" else None)  # type: ignore[arg-type]
-    return Failure(err, status, error_body(status, message, etype))
-
-
-def describe(err: EngineError) -> str:
-    return f"HTTP {err.status}: {err.message}" if err.status is not None else err.message
-
-
-
-def upstream_request_id(data: bytes) -> str | None:
-    """The top-level request_id of an Anthropic error body, when it has a plain one."""
-    if b'"request_id"' not in data:
-        return None
-    try:
-        value = json.loads(data).get("request_id")
-    except (ValueError, AttributeError):
-        return None
-    return value if isinstance(value, str) and value.isascii() and len(value) < 200 else None
-
-
-def anthropic_error_fields(data: bytes, status: int) -> tuple[str, str]:
-    """(message, type) from an Anthropic (or any) error body."""
-    from .translate import error_type_for_status
-
-    etype = error_type_for_status(status)
-    try:
-        obj = json.loads(data)
-    except ValueError:
-        text = data.decode("utf-8", "replace").strip()
-        return (text[:2000] or f"upstream answered HTTP {status}"), etype
-    if isinstance(obj, dict):
-        err = obj.get("error")
-        if isinstance(err, dict):
-            return str(err.get("message") or f"upstream answered HTTP {status}"), str(err.get("type") or etype)
-        if isinstance(err, str):
-            return err, etype
-        if isinstance(obj.get("message"), str):
-            return obj["message"], etype
-    return f"upstream answered HTTP {status}", etype

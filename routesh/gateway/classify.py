@@ -226,7 +226,7 @@ def estimate_tokens(body: Mapping[str, Any], raw: bytes | None, threshold: int) 
         quick = quick_tokens(raw)
         if abs(quick - threshold) > threshold * _AMBIGUOUS:
             return quick
-    from .translate import count_tokens
+    from .count import count_tokens
 
     return count_tokens(body)
 

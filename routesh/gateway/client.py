@@ -10,13 +10,16 @@ copies beyond the decode. The SDKs (anthropic alone takes ~1.4 s to import) are 
 from __future__ import annotations
 
 import asyncio
-import ssl as _ssl
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
-from .proxy import connect_via, proxy_for
+from .origin import Origin, parse_origin
+
+if TYPE_CHECKING:
+    from .pool import Pool
+
+__all__ = ["Conn", "Head", "Origin", "UpstreamError", "parse_origin"]
 
 MAX_HEAD = 64 * 1024
 MAX_ERROR_BODY = 1 << 20  # an error body larger than this is cut (it is only shown, never relayed whole)
@@ -30,37 +33,6 @@ class UpstreamError(Exception):
         super().__init__(message)
         self.kind = kind
         self.sent = sent  # False: nothing reached the server (safe to retry on a fresh connection)
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where a provider lives: scheme, host, port, and the path prefix of its base URL."""
-
-    scheme: str
-    host: str
-    port: int
-    base_path: str
-
-    @property
-    def host_header(self) -> str:
-        """The Host header value (port left out when it is the scheme's default)."""
-        default = 443 if self.scheme == "https" else 80
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return host if self.port == default else f"{host}:{self.port}"
-
-    @property
-    def key(self) -> tuple[str, str, int]:
-        """What a pooled connection may be shared by."""
-        return self.scheme, self.host, self.port
-
-
-def parse_origin(base_url: str) -> Origin:
-    """An Origin from a provider base_url such as https://api.anthropic.com or http://127.0.0.1:11434/v1."""
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"base_url must be an http:// or https:// URL, not {base_url!r}")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return Origin(parts.scheme, parts.hostname, port, parts.path.rstrip("/"))
 
 
 @dataclass(frozen=True)
@@ -322,8 +294,9 @@ class Conn(asyncio.Protocol):
         assert self.transport is not None
         if len(body) < 16384:
             self.transport.write(raw + body)
-        else:
-            self.transport.writelines((raw, body))
+        else:  # two writes: writelines() would join them, a copy of the whole body
+            self.transport.write(raw)
+            self.transport.write(body)
 
     async def head(self) -> Head:
         """The response's status and headers."""
@@ -408,75 +381,3 @@ class Conn(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.abort()
         self.closed = True
-
-
-class Pool:
-    """Idle keep-alive connections per origin, most recently used first."""
-
-    def __init__(self, connect_timeout: float = 10.0, proxies: dict[str, str] | None = None) -> None:
-        from urllib.request import getproxies_environment
-
-        self._idle: dict[tuple[str, str, int], deque[Conn]] = {}
-        self.connect_timeout = connect_timeout
-        # HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY as the user set them (lower case wins, as in curl)
-        self.proxies = getproxies_environment() if proxies is None else proxies
-        self._ssl: _ssl.SSLContext | None = None
-        self.opened = 0  # connections made, to see the pool at work
-
-    def _ssl_context(self) -> _ssl.SSLContext:
-        if self._ssl is None:
-            self._ssl = _ssl.create_default_context()
-        return self._ssl
-
-    async def acquire(self, origin: Origin) -> Conn:
-        """An idle connection to the origin, or a new one."""
-        idle = self._idle.get(origin.key)
-        while idle:
-            conn = idle.pop()
-            if not conn.closed and conn.transport is not None and not conn.transport.is_closing():
-                conn.reused = True
-                return conn
-        try:
-            proxy = proxy_for(origin, self.proxies) if self.proxies else None
-        except ValueError as exc:
-            raise UpstreamError(f"cannot reach {origin.host_header}: {exc}", sent=False) from None
-        loop = asyncio.get_running_loop()
-        ssl_ctx = self._ssl_context() if origin.scheme == "https" else None
-        where = origin.host_header if proxy is None else f"{origin.host_header} through the proxy {proxy.shown}"
-        try:
-            if proxy is None:
-                _, conn = await asyncio.wait_for(
-                    loop.create_connection(lambda: Conn(origin, self), origin.host, origin.port, ssl=ssl_ctx,
-                                           server_hostname=origin.host if ssl_ctx else None),
-                    self.connect_timeout)
-            else:
-                conn = await asyncio.wait_for(connect_via(proxy, origin, ssl_ctx, lambda: Conn(origin, self)),
-                                              self.connect_timeout)
-        except TimeoutError:
-            raise UpstreamError(f"connecting to {where} timed out", "timeout", sent=False) from None
-        except (OSError, ValueError) as exc:
-            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise UpstreamError(f"cannot connect to {where}: {why}", sent=False) from None
-        self.opened += 1  # asyncio sets TCP_NODELAY on its TCP sockets
-        return conn
-
-    def put(self, conn: Conn) -> None:
-        """Keep a connection for the next request to its origin."""
-        idle = self._idle.setdefault(conn.origin.key, deque())
-        if len(idle) >= IDLE_PER_ORIGIN:
-            conn.close()
-            return
-        idle.append(conn)
-
-    def forget(self, conn: Conn) -> None:
-        """A connection closed by the server: it is no longer idle."""
-        idle = self._idle.get(conn.origin.key)
-        if idle and conn in idle:
-            idle.remove(conn)
-
-    def close(self) -> None:
-        """Close every idle connection."""
-        for idle in self._idle.values():
-            while idle:
-                idle.pop().close()
-        self._idle.clear()

@@ -55,7 +55,7 @@ class Request:
 
 def error_body(status: int, message: str, etype: str | None = None) -> bytes:
     """Anthropic's error shape."""
-    from .translate import error_type_for_status
+    from .openai_errors import error_type_for_status
 
     return json.dumps({"type": "error", "error": {"type": etype or error_type_for_status(status),
                                                   "message": message}}).encode()

@@ -19,7 +19,7 @@ from .framing import MAX_HEAD, BadRequest, Request, error_body, read_body, read_
 
 if TYPE_CHECKING:
     from ..core.context import Context
-    from .client import Pool
+    from .pool import Pool
 
 
 @dataclass(frozen=True)
@@ -234,7 +234,7 @@ class FrontDoor:
         return req.keep_alive
 
     def _count_tokens(self, req: Request, writer: asyncio.StreamWriter) -> bool:
-        from .translate import count_tokens
+        from .count import count_tokens
 
         try:
             body = json.loads(req.body)

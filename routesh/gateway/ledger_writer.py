@@ -103,31 +103,17 @@ class LedgerWriter:
         ledger.close()
 
     def _write(self, ledger: Any) -> None:
-        """Everything queued, in one transaction when the ledger allows it (row by row if not)."""
+        """Everything queued, in one transaction (Ledger.record_many writes row by row if it must)."""
         rows = self._rows
-        if not rows:
+        batch = []
+        while rows:  # popleft while the loop's thread appends: no row is taken twice or lost
+            batch.append(rows.popleft())
+        if not batch:
             return
-        conn = None
-        try:
-            conn = ledger._connect()
-            conn.execute("BEGIN IMMEDIATE")
-        except Exception:  # noqa: BLE001 - the rows are still written one by one (and a failure reported once)
-            conn = None
-        cost = 0.0
-        while rows:
-            rec = rows.popleft()
-            if not ledger.record(rec) and self._budget_profile:
-                self.problem = f"the usage ledger cannot record ({ledger.last_error})"
-            if rec.cost_usd:
-                cost += rec.cost_usd
-        if conn is not None:
-            try:
-                conn.execute("COMMIT")
-            except Exception as exc:  # noqa: BLE001
-                self._log(f"routesh: warning: usage rows not recorded ({type(exc).__name__}: {exc})")
-                if self._budget_profile:
-                    self.problem = f"the usage ledger cannot record ({type(exc).__name__}: {exc})"
-        self._written_cost += cost
+        stored = ledger.record_many(batch)
+        if stored < len(batch) and self._budget_profile:
+            self.problem = f"the usage ledger cannot record ({ledger.last_error})"
+        self._written_cost += sum(rec.cost_usd for rec in batch if rec.cost_usd)
 
     def _refresh(self, ledger: Any) -> None:
         if not self._budget_profile:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..core.config import Provider, Route
 from ..core.events import AttemptRecord
-from .attempts import scrub
+from .failures import scrub
 from .ledger_writer import LedgerWriter, Log
 
 if TYPE_CHECKING:

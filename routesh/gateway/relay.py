@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.events import EngineError
 from . import translated
-from .attempts import AttemptInfo, Failure, Watchdog, fail, scrub
+from .attempts import AttemptInfo
 from .client import Conn, Head, UpstreamError
+from .failures import Failure, fail, scrub
 from .framing import error_body, respond
 from .mask import StreamMask, key_bytes, mask_bytes
 from .records import ESTIMATED
 from .sniff import AnthropicSniffer, usage_of_message, usage_so_far
+from .watchdog import Watchdog
 
 HIGH_WATER = 256 * 1024  # client write buffer above which the upstream is paused
 # Upstream response headers that mean something to Claude Code; everything else (hop-by-hop framing, cookies,

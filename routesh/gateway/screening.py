@@ -28,13 +28,13 @@ class Hit:
     found: str  # screen.describe() of its findings: kinds and lines, never the secrets
 
 
-def request_parts(body: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    """(where, text) for every part of a request that carries text to the provider."""
+def request_parts(body: Mapping[str, Any], tools: bool = True) -> Iterator[tuple[str, str]]:
+    """(where, text) for every part of a request that carries text to the provider (tools=False: but the tools)."""
     yield from _content("the system prompt", body.get("system"))
     for i, msg in enumerate(body.get("messages") or ()):
         if isinstance(msg, Mapping):
             yield from _content(f"message {i + 1} ({msg.get('role')})", msg.get("content"))
-    for tool in body.get("tools") or ():
+    for tool in body.get("tools") or () if tools else ():
         if isinstance(tool, Mapping):
             name = tool.get("name") or tool.get("type") or "?"
             if isinstance(tool.get("description"), str):
@@ -71,6 +71,20 @@ def _content(where: str, content: Any) -> Iterator[tuple[str, str]]:
                     yield f"{where}, a document", block[field]
 
 
+def digests(body: Mapping[str, Any], tools: bool = True) -> list[tuple[str, str, bytes]]:
+    """(where, text, content hash) of every non-empty part: pure, so a large body's can be hashed on a thread
+    (hashlib lets go of the GIL for long inputs, so the loop keeps serving meanwhile)."""
+    return [(where, text, hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest())
+            for where, text in request_parts(body, tools) if text]
+
+
+def tools_key(raw_tools: str) -> bytes:
+    """One hash for a request's whole tools array as the client wrote it: Claude Code sends the same ~60 KB of
+    tool definitions every turn, and dumping each schema to hash it cost ~0.6 ms a request. Salted, so it never
+    equals a part's own digest."""
+    return hashlib.blake2b(b"tools\0" + raw_tools.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
@@ -85,12 +99,13 @@ class Screener:
 
     def new_parts(self, body: Mapping[str, Any]) -> list[tuple[str, str, bytes]]:
         """(where, text, digest) of the parts not seen clean before, each distinct text once."""
+        return self.select(digests(body))
+
+    def select(self, parts: list[tuple[str, str, bytes]]) -> list[tuple[str, str, bytes]]:
+        """Of digests(body), the parts not seen clean before, each distinct text once (on the loop: it reads state)."""
         out: list[tuple[str, str, bytes]] = []
         seen: set[bytes] = set()
-        for where, text in request_parts(body):
-            if not text:
-                continue
-            digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        for where, text, digest in parts:
             if digest in self._clean:
                 self._clean.move_to_end(digest)
             elif digest not in seen:
@@ -98,6 +113,10 @@ class Screener:
                 out.append((where, text, digest))
                 self.scanned_chars += len(text)
         return out
+
+    def known(self, digest: bytes) -> bool:
+        """Screened clean before (a tools_key, or a part's digest)."""
+        return digest in self._clean
 
     def remember(self, digest: bytes) -> None:
         """This part screened clean (or its secret was let through): no need to scan it again."""

@@ -12,9 +12,9 @@ meets them:
 
     front.py       connections, the token, the endpoints answered locally (framing.py reads and writes HTTP)
     admit.py       parse, classify, policy, secret screening, budget: whether the request may go, and where
-    attempts.py    the plan: routes, retries and fallbacks; one try on one upstream
+    attempts.py    the plan: routes, retries and fallbacks; one try on one upstream (failures.py, watchdog.py)
     relay.py       the answer to the client, whole or streamed
-    translated.py  the OpenAI-translated route's request, answer and stream (the conversions are in translate.py)
+    translated.py  the OpenAI-translated route's request, answer and stream (the conversions: translate.py)
     records.py     the ledger row and log line of every attempt
 
 This module assembles them into the Gateway, keeps the config and keys, and runs the server.
@@ -36,12 +36,13 @@ from ..core.config import Config, Provider
 from ..core.context import Context
 from ..core.policy import route_refusal
 from .admit import Admission
-from .attempts import Attempts, Failure, retry_after_seconds, scrub
+from .attempts import Attempts
 from .budget import Reservations
-from .client import Pool
+from .failures import Failure, retry_after_seconds, scrub
 from .framing import Request, error_body
 from .front import FrontDoor, Limits
 from .ledger_writer import LedgerWriter, Log, _stderr
+from .pool import Pool
 from .records import Records
 from .relay import Relay
 from .screening import Screener

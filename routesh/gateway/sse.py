@@ -65,6 +65,21 @@ class SSEParser:
             self._line(raw, out)
         return out
 
+    def take_unparsed(self, chunk: bytes) -> bytes | None:
+        """The bytes not parsed yet with this chunk (a BOM opening the stream removed), handed to a caller that
+        splits events itself, when nothing of an event is held; None (nothing changed) when one is half parsed."""
+        if self._has_data or self._event:
+            return None
+        buf = self._buf + chunk if self._buf else chunk
+        if self._first:
+            if len(buf) < 3 and b"\xef\xbb\xbf".startswith(buf):
+                return None
+            self._first = False
+            if buf.startswith(b"\xef\xbb\xbf"):
+                buf = buf[3:]
+        self._buf = b""
+        return buf
+
     def close(self) -> list[SSEEvent]:
         """Events still pending at end of stream: a last line with no newline, a last event with no blank line."""
         out: list[SSEEvent] = []

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .translate import thinking_budget
+from .openai_request import thinking_budget
 
 # The budget Claude Code 2.1.197 sends on every main turn of the older families: the default, not a request.
 DEFAULT_THINKING_BUDGET = 31999
@@ -38,7 +38,7 @@ def think_reason(body: Mapping[str, Any], human: tuple[int, list[tuple[int, str]
     messages = body.get("messages")
     if human is not None and isinstance(messages, list):
         index, texts = human
-        if any(_ULTRATHINK.search(t) for _, t in texts if not t.lstrip().startswith(COMMAND_TAGS)):
+        if any(_asks_ultrathink(t) for _, t in texts if not t.lstrip().startswith(COMMAND_TAGS)):
             return "the latest human turn asks to ultrathink"
         for msg in messages[index:]:
             if isinstance(msg, dict) and msg.get("role") == "user" and _plan_mode(msg.get("content")):
@@ -49,16 +49,66 @@ def think_reason(body: Mapping[str, Any], human: tuple[int, list[tuple[int, str]
     return None
 
 
+_last_lowered: tuple[str, str] = ("", "")
+
+
+def _lower(text: str) -> str:
+    """text.lower(), once for the two checks of one long turn (the same str object)."""
+    global _last_lowered
+    last = _last_lowered
+    if last[0] is text:
+        return last[1]
+    low = text.lower()
+    _last_lowered = (text, low)
+    return low
+
+
+def _asks_ultrathink(text: str) -> bool:
+    """"ultrathink" as a word, any case; a long text is first checked with one lower() and a substring search.
+
+    Why: a case-insensitive regex tries every position (33 ms for a 1 MB prompt, on the request path). The
+    check looks for "trath": re.I also matches "ı"/"İ" for i and the Kelvin sign for k, never t, r, a or h.
+    """
+    if len(text) > 4096 and "trath" not in _lower(text):
+        return False
+    return _ULTRATHINK.search(text) is not None
+
+
 def _plan_mode(content: Any) -> bool:
     """True when a user message's own text blocks carry Claude Code's plan-mode reminder."""
     if isinstance(content, str):
-        return bool(_PLAN_MODE.search(content))
+        return _says_plan_mode(content)
     return isinstance(content, list) and any(
         isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
-        and _PLAN_MODE.search(b["text"]) for b in content)
+        and _says_plan_mode(b["text"]) for b in content)
+
+
+def _says_plan_mode(text: str) -> bool:
+    """The plan-mode reminder in text; a long one first checked for "plan mode" (no letter re.I folds oddly)."""
+    if len(text) > 4096 and "plan mode" not in _lower(text):
+        return False
+    return _PLAN_MODE.search(text) is not None
 
 
 # ------------------------------------------------------------------------------------------ reshaping
+
+
+def openai_thinking(body: Mapping[str, Any], think: bool) -> dict[str, Any] | None:
+    """The request an OpenAI route translates, its thinking said as that route should hear it; None: as it is.
+
+    Claude Code's 31999 budget is its default on every main turn of the older families, not a request: it goes
+    (the server's own default effort), as the adaptive families' `adaptive` does, so a default turn costs the
+    same whatever family Claude Code runs. A think turn asks for the most: a budget above the default ("high").
+    A budget you set (MAX_THINKING_TOKENS) is kept and mapped as it is.
+    """
+    budget = thinking_budget(body)
+    if think:
+        if budget is None or budget <= DEFAULT_THINKING_BUDGET:
+            return {**body, "thinking": {"type": "enabled", "budget_tokens": DEFAULT_THINKING_BUDGET + 1}}
+        return None
+    if budget == DEFAULT_THINKING_BUDGET:
+        return {k: v for k, v in body.items() if k != "thinking"}
+    return None
 
 
 @dataclass(frozen=True)

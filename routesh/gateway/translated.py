@@ -16,13 +16,14 @@ from .classify import strip_prefix
 if TYPE_CHECKING:
     from ..core.config import Provider, Route
     from .admit import Job
-    from .attempts import AttemptInfo, Failure
+    from .attempts import AttemptInfo
     from .client import Conn
+    from .failures import Failure
 
 
 def openai_options(provider: Provider, route: Route, model: str) -> Any:
     """How to shape requests for one OpenAI-compatible server, from what its base_url says it is."""
-    from .translate import OpenAIOptions
+    from .openai_request import OpenAIOptions
 
     host = (provider.base_url or "").lower()
     kw: dict[str, Any] = {"model": model, "max_tokens_cap": route.max_output_tokens}
@@ -40,16 +41,19 @@ def openai_options(provider: Provider, route: Route, model: str) -> Any:
 
 
 def openai_input(job: Job) -> dict[str, Any]:
-    """The Anthropic request to translate: the client's, with a typed prefix taken out."""
-    if job.cls.edit is None:
-        return job.body
-    return strip_prefix(job.body, job.cls.edit)
+    """The Anthropic request to translate: the client's, with a typed prefix taken out and thinking said the way
+    an OpenAI route should hear it (thinking.openai_thinking)."""
+    from .thinking import openai_thinking
+
+    body = job.body if job.cls.edit is None else strip_prefix(job.body, job.cls.edit)
+    reshaped = openai_thinking(body, job.cls.kind == "think")
+    return body if reshaped is None else reshaped
 
 
 def openai_request(job: Job, provider: Provider, route: Route, model: str, key: str | None
                    ) -> tuple[bytes, list[tuple[str, str]]]:
     """The Chat Completions body (translated once per route, not once per retry) and its headers."""
-    from .translate import to_openai_request
+    from .openai_request import to_openai_request
 
     cached = job.bodies.get("openai:" + route.name)
     if cached is None:
@@ -66,7 +70,7 @@ def openai_request(job: Job, provider: Provider, route: Route, model: str, key: 
 
 def whole_answer(rec: AttemptInfo, data: bytes) -> bytes | EngineError:
     """A non-streamed Chat Completions answer as an Anthropic message, or why it cannot be."""
-    from .translate import to_anthropic_response
+    from .openai_answer import to_anthropic_response
 
     try:
         obj = json.loads(data)
@@ -80,7 +84,7 @@ def whole_answer(rec: AttemptInfo, data: bytes) -> bytes | EngineError:
 
 def stream_translator(rec: AttemptInfo) -> Any:
     """The per-attempt converter from Chat Completions chunks to Anthropic events."""
-    from .translate import StreamTranslator
+    from .openai_stream import StreamTranslator
 
     job = rec.job
     return StreamTranslator(model=rec.model, input_tokens=job.cls.estimated_tokens,
@@ -89,7 +93,7 @@ def stream_translator(rec: AttemptInfo) -> Any:
 
 def early_error(translator: Any, conn: Conn, first: bytes, secrets: tuple[str, ...] = ()) -> Failure | None:
     """A translated stream that failed before its first byte reached the client: a retryable Failure, else None."""
-    from .attempts import Failure, fail, retry_after_seconds, scrub
+    from .failures import Failure, fail, retry_after_seconds, scrub
     from .framing import error_body
 
     if translator.error is not None and not translator.started:
@@ -106,7 +110,7 @@ def early_error(translator: Any, conn: Conn, first: bytes, secrets: tuple[str, .
 
 def stream_end(translator: Any, broken: Exception | None) -> tuple[bytes, str, str | None]:
     """The last bytes of a translated stream, and the attempt's status and error."""
-    from .translate import anthropic_error
+    from .openai_errors import anthropic_error
 
     if broken is None or translator.finish_reason is not None:
         # after the finish chunk the answer is whole: a break before the usage chunk or [DONE] loses only the

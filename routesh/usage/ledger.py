@@ -8,6 +8,7 @@ routesh processes (shell, gateway, one-shots) can write at once.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -207,8 +208,7 @@ class Ledger(LedgerReads):
     def record(self, rec: AttemptRecord) -> bool:
         """Store one attempt; never raises (a failure warns once on stderr and returns False)."""
         try:
-            params = (*_values(rec), json.dumps(dict(rec.extra), separators=(",", ":")) if rec.extra else None)
-            params = _scrubbed(params)
+            params = _params(rec)
             for attempt in range(_LOCKED_RETRIES + 1):
                 try:
                     conn = self._conn if self._conn is not None else self._connect()  # opening can race too
@@ -225,6 +225,30 @@ class Ledger(LedgerReads):
         except Exception as exc:  # noqa: BLE001 - a ledger problem must never cost the user their answer
             self._failed(exc)
             return False
+
+    def record_many(self, recs: Sequence[AttemptRecord]) -> int:
+        """Store attempts in one transaction (one commit, not one per row); never raises; returns the rows stored.
+
+        Why: the gateway's writer batches rows, and a commit per row cost it as much as relaying a small answer.
+        A batch that cannot be written whole (a locked file, a bad row) is written row by row instead.
+        """
+        if not recs:
+            return 0
+        try:
+            rows = [_params(rec) for rec in recs]
+            conn = self._conn if self._conn is not None else self._connect()
+            with self._lock:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.executemany(_INSERT, rows)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            return len(rows)
+        except Exception:  # noqa: BLE001 - each row on its own, with record()'s retries and warning
+            return sum(self.record(rec) for rec in recs)
 
     def _failed(self, exc: BaseException) -> None:
         """Count a failed write; warn on stderr the first time only."""
@@ -331,10 +355,21 @@ class Ledger(LedgerReads):
 _FREE_TEXT = tuple(COLUMNS.index(c) for c in ("error", "prompt", "tag"))  # text that came from users or upstreams
 
 
+def _params(rec: AttemptRecord) -> tuple[Any, ...]:
+    """The insert parameters of one row, free text scrubbed."""
+    return _scrubbed((*_values(rec), json.dumps(dict(rec.extra), separators=(",", ":")) if rec.extra else None))
+
+
+@functools.lru_cache(maxsize=256)
+def _scrub_cached(text: str) -> str | None:
+    """scrub(), remembered: a session's rows repeat the same prompt (every tool follow-up of a turn carries it)."""
+    return scrub(text)
+
+
 def _scrubbed(params: tuple[Any, ...]) -> tuple[Any, ...]:
     """The insert parameters with every free-text column scrubbed of secrets."""
     out = list(params)
     for i in _FREE_TEXT:
         if isinstance(out[i], str):
-            out[i] = scrub(out[i])
+            out[i] = _scrub_cached(out[i])
     return tuple(out)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routesh.gateway import translate
+from routesh.gateway import openai_stream
 from routesh.gateway.fastdelta import text_delta
 
 
@@ -24,8 +24,8 @@ def chunk(delta: dict[str, Any], *, finish: str | None = None, extra: dict[str, 
 def translated(stream: bytes, fast: bool, monkeypatch: pytest.MonkeyPatch) -> bytes:
     with monkeypatch.context() as m:
         if not fast:
-            m.setattr(translate, "text_delta", lambda data, index: None)
-        t = translate.StreamTranslator(model="m", message_id="msg_1")
+            m.setattr(openai_stream, "text_delta", lambda data, index: None)
+        t = openai_stream.StreamTranslator(model="m", message_id="msg_1")
         out = t.feed(stream) + t.close()
         return out + json.dumps(t.usage).encode()
 

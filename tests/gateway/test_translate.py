@@ -814,11 +814,15 @@ def test_count_tokens_on_recordings() -> None:
 
 
 def test_count_tokens_falls_back_without_routesh_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tr, "_estimator", None)
+    from routesh.gateway import count
+
+    monkeypatch.setattr(count, "_estimator", None)
     monkeypatch.setitem(sys.modules, "routesh.core.tokens", None)  # import now fails
     body = {"system": "s" * 400, "messages": [{"role": "user", "content": "u" * 400}]}
     assert count_tokens(body) == len("s" * 400 + "\n" + "u" * 400) // 4 + 3
-    monkeypatch.setattr(tr, "_estimator", None)
+    from routesh.gateway import count
+
+    monkeypatch.setattr(count, "_estimator", None)
 
 
 # ---------------------------------------------------------------------------------------------------------------
