@@ -132,11 +132,10 @@ class Ledger:
             "CREATE TABLE IF NOT EXISTS schema_migrations "
             "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
         )
-        current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
-        if current >= SCHEMA_VERSION:
-            return
+        # By set, not by maximum: a file migrated by a build with other numbers (gaps) still gets the rest.
+        applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
         for version, name, statements in MIGRATIONS:
-            if version <= current:
+            if version in applied:
                 continue
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -429,6 +428,10 @@ class Ledger:
         except sqlite3.Error as exc:
             raise self._read_error(exc) from exc
 
+    def select(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A read query for the modules that keep their own SQL (conversations.py); errors are LedgerErrors."""
+        return self._query(sql, params)
+
     def count(self) -> int:
         """How many attempts the ledger holds."""
         return int(self._query("SELECT COUNT(*) FROM attempts")[0][0])
@@ -460,7 +463,7 @@ _STATS_FIELDS = (
     "ts", "request_id", "attempt", "profile", "route", "provider", "model", "status", "cost_usd",
     "latency_ms", "ttft_ms", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "miss",
 )  # fmt: skip
-_FREE_TEXT = tuple(COLUMNS.index(c) for c in ("error", "prompt", "tag"))  # text that came from users or upstreams
+_FREE_TEXT = tuple(COLUMNS.index(c) for c in ("error", "prompt", "tag", "answer"))  # text that came from users or upstreams
 
 
 def _scrubbed(params: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -118,7 +118,11 @@ def make_plan(ctx: Context, text: str, now: datetime, lookup: KeyLookupFn, *, ro
               claude_version: Callable[[str | None], str | None] = installed_claude_version) -> Plan:
     """Route the text, apply the profile's policy (providers, secrets, budget), look up (never reveal) the key."""
     config = ctx.config
-    decision = decide(text, config, now, route=route, attached=blocks(attachments))
+    if history and history_tokens is None:
+        from .estimate import message_tokens
+
+        history_tokens = message_tokens(history)
+    decision = decide(text, config, now, route=route, attached=blocks(attachments), context_tokens=history_tokens or 0)
     r = config.routes[decision.route]
     provider = config.provider_for(r, ctx.profile)
     model = ctx.catalog.resolve(r.model)

@@ -26,6 +26,7 @@ from .render import decision_line, usd
 from .router import decide, norm_prefix
 from .shell_commands import COMMANDS, unknown
 from .shell_extras import run_command
+from . import shell_history  # noqa: F401 - registers /history
 from .shell_input import Preview, Status
 from .shell_out import Out
 from .shell_turn import Conversation, Finished
@@ -125,7 +126,7 @@ class Shell:
             return Preview(route, _model(ctx, route), sticky, note=f"Enter makes {head} sticky (→ {route})")
         forced = self.sticky.route if self.sticky and head not in prefixes and self.sticky.route in config.routes \
             else None
-        decision = decide(text, config, datetime.now(), route=forced)
+        decision = decide(text, config, datetime.now(), route=forced, context_tokens=self.convo.history_tokens)
         route = decision.route
         return Preview(route, _model(ctx, route), sticky, refused=route_refusal(config, ctx.profile, route),
                        cost=self._cost(ctx, route, decision.text) if text.strip() else None)

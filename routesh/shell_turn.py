@@ -7,10 +7,11 @@ process group), the partial answer stays on screen, marked, and the session goes
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from .answers import new_conversation
 from .events import Message
 from .live_answer import LiveAnswer, run_cancellable
 from .render import tokens, usd
@@ -29,6 +30,7 @@ class Conversation:
     history: tuple[Message, ...] = ()
     claude_session: str | None = None
     claude_upto: int = 0  # len(history) when Claude Code's session last answered: later turns it has not seen
+    cid: str = field(default_factory=new_conversation)  # the ledger's session_id for every turn of it
 
     @cached_property
     def history_tokens(self) -> int:
@@ -86,7 +88,7 @@ def run_turn(out: Out, runner: Runner, plan: Plan, convo: Conversation, tag: str
     runner.on_notice = lambda msg: None if live.detached.is_set() else out.note(f"routesh: {msg}")
     outcome, seconds = run_cancellable(
         lambda cancel: runner.execute(plan, history=convo.history, tag=tag, resume_session=convo.resumable,
-                                      cancel=cancel), live)
+                                      cancel=cancel, conversation=convo.cid), live)
     live.end(outcome)
     return outcome, seconds
 

@@ -13,6 +13,7 @@ from ..config import Config
 from ..context import Context, build
 from ..errors import PolicyRefusal, UserError
 from ..events import Message
+from .followup import Followup, followup
 from ..overrides import Overrides
 from ..plan import Plan, make_plan
 from ..prompt import check_size, check_text, read_stdin
@@ -135,8 +136,8 @@ def main(args: argparse.Namespace) -> int:
     if not args.prompt and stdin_tty:
         if args.dry_run:
             raise UserError('--dry-run needs a prompt, e.g. routesh --dry-run "/debug why is this flaky?"')
-        if files or wanted:
-            raise UserError('-f, -m and -s go with a prompt, e.g. routesh -f app.log "why does it crash?"')
+        if files or wanted or args.cont or args.cid is not None:
+            raise UserError('-f, -m, -s, -c and --cid go with a prompt, e.g. routesh -f app.log "why does it crash?"')
         if sys.stdout is None or not sys.stdout.isatty():
             raise UserError('no prompt, and stdout is not a terminal, so the shell would not be visible; '
                             'give a prompt: routesh "explain this" > out.txt')
@@ -144,19 +145,23 @@ def main(args: argparse.Namespace) -> int:
 
         return shell(ctx, args)
     text, attachments = _inputs(args.prompt, files, stdin_tty, ctx.config.attach_max_kb)
-    plan = plan_for(ctx, text, args.route, attachments=attachments)
+    chain = followup(ctx, args.cont, args.cid)
+    plan = plan_for(ctx, text, args.route, attachments=attachments, history=chain.history)
     if wanted:
         from ..overrides import apply
 
         ctx, notes = apply(ctx, plan.route, wanted)
-        plan = replace(plan_for(ctx, text, args.route, attachments=attachments), notes=plan.notes + notes)
+        plan = replace(plan_for(ctx, text, args.route, attachments=attachments, history=chain.history),
+                       notes=plan.notes + notes)
+    if (said := chain.note()) is not None:
+        plan = replace(plan, notes=(said, *plan.notes))
     if args.dry_run:
-        return _show(plan, args.json)
+        return _show(plan, args.json, chain)
     if plan.via == "claude-code" and (missing := claude_missing(ctx.config)):
         raise UserError(f"route {plan.route} runs via Claude Code, but {missing[0].lower()}{missing[1:]}")
     from .run import run_plan  # a refusal is raised (and recorded) there, before anything is sent
 
-    return run_plan(ctx, plan, tag=args.tag)
+    return run_plan(ctx, plan, tag=args.tag, history=chain.history, conversation=chain.conversation)
 
 
 def _inputs(words: list[str], files: list[str], stdin_tty: bool, max_kb: int) -> tuple[str, tuple[Attachment, ...]]:
@@ -177,9 +182,11 @@ def _inputs(words: list[str], files: list[str], stdin_tty: bool, max_kb: int) ->
     return text, extra + read_files(files, stdin, max_kb)
 
 
-def _show(plan: Plan, as_json: bool) -> int:
+def _show(plan: Plan, as_json: bool, chain: Followup) -> int:
     if as_json:
-        print(json.dumps(plan.to_json(), indent=2, ensure_ascii=False))
+        d = plan.to_json()
+        d["conversation"] = {"id": chain.conversation, "turns": chain.turns} if chain.continued else None
+        print(json.dumps(d, indent=2, ensure_ascii=False))
     else:
         from ..render import console, show_plan
 
