@@ -122,5 +122,5 @@ class AttemptRecord:
     prompt: str | None = None
     tag: str | None = None
     session_id: str | None = None  # the conversation (shell, one-shot chain) or Claude Code session
-    extra: Mapping[str, str] = field(default_factory=dict)
     answer: str | None = None  # the answer text, where the profile keeps prompts (log_prompts)
+    extra: Mapping[str, str] = field(default_factory=dict)

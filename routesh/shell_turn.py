@@ -30,7 +30,7 @@ class Conversation:
     history: tuple[Message, ...] = ()
     claude_session: str | None = None
     claude_upto: int = 0  # len(history) when Claude Code's session last answered: later turns it has not seen
-    cid: str = field(default_factory=new_conversation)  # the ledger's session_id for every turn of it
+    cid: str = field(default_factory=new_conversation, compare=False)  # the ledger's session_id for each turn
 
     @cached_property
     def history_tokens(self) -> int:
