@@ -215,7 +215,7 @@ class Shell:
 
     def send(self, text: str, *, ignore_sticky: bool = False) -> None:
         """Route, run and stream one prompt, then update the conversation and the totals."""
-        from .shell_turn import failure_lines, finished, run_turn, summary_line
+        from .shell_turn import failure_lines, finished, run_turn, summary_line, waiting_toolbar
 
         plan = self.plan(text, ignore_sticky=ignore_sticky, attachments=tuple(self.attached))
         line = decision_line(plan) + (f" · sticky {self.sticky.label}" if plan.decision.forced and self.sticky else "")
@@ -226,7 +226,11 @@ class Shell:
             self.out.note(note)
         runner = self.runner()
         runner.ctx = self.ctx
-        outcome, seconds = run_turn(self.out, runner, plan, self.convo, self.tag)
+        import shutil
+
+        width = shutil.get_terminal_size().columns - 16  # room for the spinner and the seconds waited
+        outcome, seconds = run_turn(self.out, runner, plan, self.convo, self.tag,
+                                    waiting_toolbar(plan, self.status(), width))
         self.attached.clear()  # sent (a refusal raised before this line keeps them for the next try)
         if outcome is None:
             self.out.warn("abandoned the request; it may still finish in the background (not shown)")
