@@ -7,7 +7,7 @@ continued conversation sends the redacted text, never a secret.
 
 from __future__ import annotations
 
-import uuid
+import os
 from dataclasses import dataclass
 
 from .events import Message
@@ -24,7 +24,7 @@ def capped(answer: str) -> str:
 
 def new_conversation() -> str:
     """A fresh conversation id (the ledger's session_id), as short as a request id."""
-    return uuid.uuid4().hex[:16]
+    return os.urandom(8).hex()
 
 
 def kept_answer(conversation: str | None, claude_session: str | None, answer: str | None,
