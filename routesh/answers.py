@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from .events import Message
 
@@ -63,9 +64,8 @@ class Exchange:
 
     def to_json(self) -> dict[str, object]:
         """`log --show --json`: the request, its prompt and its answer."""
-        from .ledger import iso_utc
-
-        return {"request_id": self.request_id, "ts": iso_utc(self.ts), "profile": self.profile,
+        ts = datetime.fromtimestamp(self.ts, UTC).isoformat(timespec="milliseconds")  # as `log --json` has it
+        return {"request_id": self.request_id, "ts": ts, "profile": self.profile,
                 "route": self.route, "model": self.model, "via": self.via, "status": self.status,
                 "cost_usd": self.cost_usd, "attempts": self.attempts, "conversation": self.conversation,
                 "prompt": self.prompt, "answer": self.answer}
@@ -78,3 +78,22 @@ def history(turns: list[Exchange]) -> tuple[Message, ...]:
         if t.prompt is not None and t.answer:
             out += [Message("user", t.prompt), Message("assistant", t.answer)]
     return tuple(out)
+
+
+def view(e: Exchange) -> str:
+    """The plain-text view: a header line, then the prompt and the answer under their own headings."""
+    from .estimate import usd
+    from .termsafe import clean
+
+    when = datetime.fromtimestamp(e.ts).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    cost = usd(e.cost_usd)
+    tries = f" · {e.attempts} attempts" if e.attempts > 1 else ""
+    head = (f"request {e.request_id} · {when} · {e.profile} · {e.route} · {e.model} · {e.status} · {cost}{tries}\n"
+            f"conversation {e.conversation or '-'}")
+    if e.prompt is None:
+        why = ("refused before sending: a refusal keeps no text" if e.status == "refused"
+               else f"profile '{e.profile}' has log_prompts: false")
+        return f"{head}\n\nneither prompt nor answer kept: {why}\n"
+    answer = e.answer if e.answer else "(no answer kept: " + ("the request got no answer)" if e.status != "ok"
+                                                              else "it was recorded before routesh kept answers)")
+    return f"{head}\n\n── prompt\n{clean(e.prompt).rstrip()}\n\n── answer\n{clean(answer).rstrip()}\n"

@@ -63,15 +63,15 @@ def _row(n: int, width: int, e: Exchange) -> str:
 def _one(ledger: object, profile: str, total: int, arg: str) -> str:
     """Exchange number N of the profile, or the request whose id starts with arg."""
     from . import conversations as conv
-    from .commands.show_cmd import render
+    from .answers import view
 
     if arg.isdigit() and len(arg) < 8:
         n = int(arg)
         if not 1 <= n <= total:
             raise UserError(f"no exchange {n}: profile {profile} has {total} (see /history)" if total
                             else f"no exchange {n}: profile {profile} has none yet")
-        return render(conv.recent(ledger, profile, 1, skip=total - n)[0])  # type: ignore[arg-type]
+        return view(conv.recent(ledger, profile, 1, skip=total - n)[0])  # type: ignore[arg-type]
     e = conv.exchange(ledger, arg)  # type: ignore[arg-type]
     if e.profile != profile:
         raise UserError(f"request {e.request_id} belongs to profile {e.profile}; /profile {e.profile} to see it")
-    return render(e)
+    return view(e)
