@@ -94,6 +94,7 @@ def view(e: Exchange) -> str:
         why = ("refused before sending: a refusal keeps no text" if e.status == "refused"
                else f"profile '{e.profile}' has log_prompts: false")
         return f"{head}\n\nneither prompt nor answer kept: {why}\n"
-    answer = e.answer if e.answer else "(no answer kept: " + ("the request got no answer)" if e.status != "ok"
-                                                              else "it was recorded before routesh kept answers)")
+    answer = e.answer or "(no answer kept: " + (
+        "Claude Code's requests through the gateway keep their prompt only)" if e.via == "gateway"
+        else "the request got no answer)" if e.status != "ok" else "it was recorded before routesh kept answers)")
     return f"{head}\n\n── prompt\n{clean(e.prompt).rstrip()}\n\n── answer\n{clean(answer).rstrip()}\n"

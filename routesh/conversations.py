@@ -1,7 +1,8 @@
 """Finding kept exchanges again: one request by id prefix, recent ones, a conversation's turns (for -c/--cid).
 
 Reads the ledger only; every failure is a UserError naming the fix (exit 2). Claude Code's own traffic
-through the gateway (via 'gateway') is not an exchange: its rows are requests of a tool loop.
+through the gateway (via 'gateway') is shown by id but never listed or continued: its rows are
+requests of a tool loop.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ _EXCHANGE = (
     "SELECT a.request_id, (SELECT MIN(b.ts) FROM attempts b WHERE b.request_id = a.request_id), a.profile, a.route, "
     "a.model, a.via, a.status, (SELECT SUM(b.cost_usd) FROM attempts b WHERE b.request_id = a.request_id), "
     "(SELECT COUNT(*) FROM attempts b WHERE b.request_id = a.request_id), a.session_id, a.prompt, a.answer "
-    "FROM attempts a WHERE a.via != 'gateway' AND a.attempt = "
+    "FROM attempts a WHERE a.attempt = "
     "(SELECT MAX(b.attempt) FROM attempts b WHERE b.request_id = a.request_id)"
 )
+
+_OWN = " AND a.via != 'gateway'"  # the shell's and the one-shot's exchanges, not Claude Code's tool loop
 
 
 def _rows(ledger: Ledger, where: str, params: tuple[Any, ...], order: str = "a.ts DESC, a.id DESC",
@@ -62,7 +65,7 @@ def exchange(ledger: Ledger, rid: str) -> Exchange:
 
 def recent(ledger: Ledger, profile: str, n: int, skip: int = 0) -> list[Exchange]:
     """The profile's latest n exchanges (after skipping the newest `skip`), newest first."""
-    return _rows(ledger, " AND a.profile = ?", (profile,), limit=n, skip=skip)
+    return _rows(ledger, f"{_OWN} AND a.profile = ?", (profile,), limit=n, skip=skip)
 
 
 def count(ledger: Ledger, profile: str) -> int:
@@ -101,4 +104,4 @@ def resolve(ledger: Ledger, cid: str, profile: str) -> str:
 
 def turns(ledger: Ledger, cid: str) -> list[Exchange]:
     """A conversation's exchanges, oldest first."""
-    return _rows(ledger, " AND a.session_id = ?", (cid,), order="a.ts, a.id")
+    return _rows(ledger, f"{_OWN} AND a.session_id = ?", (cid,), order="a.ts, a.id")

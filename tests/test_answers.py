@@ -42,12 +42,12 @@ def rows(*cols: str) -> list[tuple]:  # type: ignore[type-arg]
 
 
 def seed(rid: str, *, profile: str = "personal", session: str | None = "conv0001", prompt: str | None = "q",
-         answer: str | None = "a", ts: float | None = None, status: str = "ok") -> None:
+         answer: str | None = "a", ts: float | None = None, status: str = "ok", via: str = "api") -> None:
     """One attempt written straight into the ledger (for ids the test must choose)."""
     with Ledger(ledger_file()) as led:
         assert led.record(AttemptRecord(
             ts=ts or time.time(), request_id=rid, attempt=1, profile=profile, route="default", provider="up",
-            model="claude-sonnet-4-6", via="api", status=status, cost_usd=0.001, prompt=prompt,  # type: ignore[arg-type]
+            model="claude-sonnet-4-6", via=via, status=status, cost_usd=0.001, prompt=prompt,  # type: ignore[arg-type]
             session_id=session, answer=answer))
 
 
@@ -240,3 +240,13 @@ def test_shell_history_lists_and_shows_exchanges(tmp_path, monkeypatch):
         sh.handle("/history 26")
     with pytest.raises(UserError, match="belongs to profile work-approved"):
         sh.handle("/history 9999bb")
+
+
+def test_claude_codes_gateway_requests_are_shown_but_never_continued():
+    seed("7777000000000000", session="cc-session", prompt="tool loop turn", answer=None, via="gateway")
+    shown = routesh("log", "--show", "7777")
+    assert shown.returncode == 0 and "tool loop turn" in shown.stdout and "keep their prompt only" in shown.stdout
+    p = routesh("--dry-run", "-c", "go on")
+    assert p.returncode == 2 and "no kept answer yet" in p.stderr
+    p = routesh("--dry-run", "--cid", "cc-sess", "go on")
+    assert p.returncode == 2 and "no conversation 'cc-sess'" in p.stderr
