@@ -63,7 +63,8 @@ class Plan:
     @property
     def route(self) -> str:
         """The route that is sent to: the decided one, or the budget's downgrade route."""
-        return self.verdict.routes[0] if self.downgraded_from and self.verdict.routes else self.decision.route
+        return self.budget.downgrade if self.downgraded_from and self.budget and self.budget.downgrade \
+            else self.decision.route
 
     def to_json(self) -> dict[str, Any]:
         """The --dry-run --json object (field names are a contract)."""

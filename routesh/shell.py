@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__
+from . import __version__, shell_history  # noqa: F401 - shell_history registers /history
 from .commands.oneshot import check_route, plan_for
 from .context import Context
 from .errors import UserError, bug_location
@@ -26,7 +26,6 @@ from .render import decision_line, usd
 from .router import decide, norm_prefix
 from .shell_commands import COMMANDS, unknown
 from .shell_extras import run_command
-from . import shell_history  # noqa: F401 - registers /history
 from .shell_input import Preview, Status
 from .shell_out import Out
 from .shell_turn import Conversation, Finished

@@ -13,11 +13,11 @@ from ..config import Config
 from ..context import Context, build
 from ..errors import PolicyRefusal, UserError
 from ..events import Message
-from .followup import Followup, followup
 from ..overrides import Overrides
 from ..plan import Plan, make_plan
 from ..prompt import check_size, check_text, read_stdin
 from ..yamlnodes import did_you_mean
+from .followup import Followup, followup
 
 
 def lookup(profile: str, provider):  # type: ignore[no-untyped-def]
