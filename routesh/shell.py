@@ -75,7 +75,10 @@ class Shell:
         route = getattr(args, "route", None)
         check_route(ctx, route)
         self.sticky: Sticky | None = Sticky(route, f"--route {route}") if route else None
-        self.convo = Conversation()
+        chain = getattr(args, "followup", None)  # `routesh -c` / `--cid ID` with no prompt: go on in the shell
+        self.convo = Conversation(chain.history, cid=chain.conversation) if chain else Conversation()
+        if chain:
+            self.out.note(chain.note() or "")
         self.totals = Totals()
         self.last: Finished | None = None
         self._runner: Runner | None = None

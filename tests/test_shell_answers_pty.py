@@ -37,3 +37,28 @@ def test_history_lists_the_exchange_and_shows_it(term: Term, upstream: Upstream)
     term.wait(r"^── answer\n(?:.*\n)?The answer is forty-two\.")
     term.ready()
     assert "── prompt\nwhat is the answer?" in term.history()
+
+
+def test_routesh_c_with_no_prompt_opens_the_shell_in_that_conversation(tmp_path, config, upstream: Upstream) -> None:  # noqa: F811
+    import time as _time
+
+    from routesh.events import AttemptRecord
+    from routesh.ledger import Ledger
+
+    db = tmp_path / "home" / ".local/share/routesh/usage.db"
+    with Ledger(db) as led:
+        led.record(AttemptRecord(ts=_time.time(), request_id="5555000000000000", attempt=1, profile="personal",
+                                 route="default", provider="up", model="claude-sonnet-4-6", via="api", status="ok",
+                                 prompt="the earlier question", session_id="oldconv0", answer="the earlier answer"))
+    t = Term(tmp_path, config, args=("-c",))
+    try:
+        t.ready()
+        assert "continues conversation oldconv0: 1 earlier turn(s)" in t.screen()
+        ask(t, "and then?")
+        sent = upstream.generation_requests()[-1].json["messages"]
+        assert [m["content"] if isinstance(m["content"], str) else m["content"][0]["text"] for m in sent] == [
+            "the earlier question", "the earlier answer", "and then?"]
+        with Ledger(db) as led:
+            assert led.recent(1)[0]["session_id"] == "oldconv0"
+    finally:
+        t.close()

@@ -136,11 +136,13 @@ def main(args: argparse.Namespace) -> int:
     if not args.prompt and stdin_tty:
         if args.dry_run:
             raise UserError('--dry-run needs a prompt, e.g. routesh --dry-run "/debug why is this flaky?"')
-        if files or wanted or args.cont or args.cid is not None:
-            raise UserError('-f, -m, -s, -c and --cid go with a prompt, e.g. routesh -f app.log "why does it crash?"')
+        if files or wanted:
+            raise UserError('-f, -m and -s go with a prompt, e.g. routesh -f app.log "why does it crash?"')
         if sys.stdout is None or not sys.stdout.isatty():
             raise UserError('no prompt, and stdout is not a terminal, so the shell would not be visible; '
                             'give a prompt: routesh "explain this" > out.txt')
+        if args.cont or args.cid is not None:  # the shell, going on with that conversation
+            args.followup = followup(ctx, args.cont, args.cid)
         from ..shell import main as shell
 
         return shell(ctx, args)
