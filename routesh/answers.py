@@ -72,10 +72,11 @@ class Exchange:
 
 
 def history(turns: list[Exchange]) -> tuple[Message, ...]:
-    """The messages a continued conversation sends before the new prompt: each answered turn, in order."""
+    """The messages a continued conversation sends before the new prompt: each turn answered in full, in order
+    (a cancelled or broken-off answer is left out, as the shell leaves it out of its history)."""
     out: list[Message] = []
     for t in turns:
-        if t.prompt is not None and t.answer:
+        if t.status == "ok" and t.prompt is not None and t.answer:
             out += [Message("user", t.prompt), Message("assistant", t.answer)]
     return tuple(out)
 

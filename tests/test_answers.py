@@ -142,6 +142,7 @@ rules:
   - {min_tokens: 2000, route: big}
 """)
     seed("1111000000000000", session="longconv", answer="word " * 3000)
+    seed("1112000000000000", session="longconv", answer="cut off mid", status="partial")  # not a turn
     plain = json.loads(routesh("--config", str(cfg), "--dry-run", "--json", "short").stdout)
     assert plain["route"] == "default" and plain["conversation"] is None
     cont = json.loads(routesh("--config", str(cfg), "--dry-run", "--json", "-c", "short").stdout)
