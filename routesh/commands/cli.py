@@ -25,7 +25,7 @@ SUBCOMMANDS: dict[str, str] = {
     "models": "routesh.commands.models_cmd:add_parser",
     "completion": "routesh.commands.completion_cmd:add_parser",
 }
-_VALUE_OPTS = {"--config", "--profile", "--route", "--tag", "-f", "--file", "-m", "--model", "-s", "--system"}
+_VALUE_OPTS = {"--config", "--profile", "--route", "--tag", "-f", "--file", "-m", "--model", "-s", "--system", "--cid"}
 BUILTINS = ("help", "version")  # answered here, as git and gh do, never sent as a prompt
 
 DESCRIPTION = """\
@@ -104,6 +104,9 @@ def _top_parser() -> argparse.ArgumentParser:
                    help="send this file after the prompt (repeatable; globs; - for stdin)")
     p.add_argument("-m", "--model", metavar="MODEL", help="use this model (or provider/model) on the chosen route")
     p.add_argument("-s", "--system", metavar="TEXT", help="use this system prompt instead of the route's")
+    p.add_argument("-c", "--continue", dest="cont", action="store_true",
+                   help="continue the latest conversation (its kept turns are sent as history)")
+    p.add_argument("--cid", metavar="ID", help="continue this conversation (an id or a unique start of one)")
     p.add_argument("-V", "--version", action="version", version=f"routesh {__version__}")
     p.add_argument("prompt", nargs="*", help="the prompt; read from stdin when absent and stdin is not a terminal")
     return p

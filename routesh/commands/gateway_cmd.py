@@ -258,8 +258,11 @@ def code(args: argparse.Namespace) -> int:
             running.stop()
         if ledger is not None:
             ledger.close()
-            if ledger.tally.requests and sys.stderr.isatty():  # like the shell's line under each answer
-                print(f"routesh: this session: {ledger.tally.line()}", file=sys.stderr)
+            if sys.stderr.isatty():  # like the shell's line under each answer
+                from .code_end import closing_lines
+
+                for line in closing_lines(ledger.tally, args.claude_args):
+                    print(line, file=sys.stderr)
         if log_file is not None:
             log_file.close()
         sock.close()

@@ -14,6 +14,7 @@ from ..core.overrides import Overrides
 from ..core.plan import Plan
 from ..core.prompt import read_stdin
 from ..pipeline.prepare import claude_missing, plan_for
+from .followup import Followup, followup
 
 
 def main(args: argparse.Namespace) -> int:
@@ -34,23 +35,29 @@ def main(args: argparse.Namespace) -> int:
         if sys.stdout is None or not sys.stdout.isatty():
             raise UserError('no prompt, and stdout is not a terminal, so the shell would not be visible; '
                             'give a prompt: routesh "explain this" > out.txt')
+        if args.cont or args.cid is not None:  # the shell, going on with that conversation
+            args.followup = followup(ctx, args.cont, args.cid)
         from ..shell.repl import main as shell
 
         return shell(ctx, args)
     text, attachments = _inputs(args.prompt, files, stdin_tty, ctx.config.attach_max_kb)
-    plan = plan_for(ctx, text, args.route, attachments=attachments)
+    chain = followup(ctx, args.cont, args.cid)
+    plan = plan_for(ctx, text, args.route, attachments=attachments, history=chain.history)
     if wanted:
         from ..core.overrides import apply
 
         ctx, notes = apply(ctx, plan.route, wanted)
-        plan = replace(plan_for(ctx, text, args.route, attachments=attachments), notes=plan.notes + notes)
+        plan = replace(plan_for(ctx, text, args.route, attachments=attachments, history=chain.history),
+                       notes=plan.notes + notes)
+    if (said := chain.note()) is not None:
+        plan = replace(plan, notes=(said, *plan.notes))
     if args.dry_run:
-        return _show(plan, args.json)
+        return _show(plan, args.json, chain)
     if plan.via == "claude-code" and (missing := claude_missing(ctx.config)):
         raise UserError(f"route {plan.route} runs via Claude Code, but {missing[0].lower()}{missing[1:]}")
     from .run import run_plan  # a refusal is raised (and recorded) there, before anything is sent
 
-    return run_plan(ctx, plan, tag=args.tag)
+    return run_plan(ctx, plan, tag=args.tag, history=chain.history, conversation=chain.conversation)
 
 
 def _inputs(words: list[str], files: list[str], stdin_tty: bool, max_kb: int) -> tuple[str, tuple[Attachment, ...]]:
@@ -71,9 +78,11 @@ def _inputs(words: list[str], files: list[str], stdin_tty: bool, max_kb: int) ->
     return text, extra + read_files(files, stdin, max_kb)
 
 
-def _show(plan: Plan, as_json: bool) -> int:
+def _show(plan: Plan, as_json: bool, chain: Followup) -> int:
     if as_json:
-        print(json.dumps(plan.to_json(), indent=2, ensure_ascii=False))
+        d = plan.to_json()
+        d["conversation"] = {"id": chain.conversation, "turns": chain.turns} if chain.continued else None
+        print(json.dumps(d, indent=2, ensure_ascii=False))
     else:
         from ..rendering.render import console, show_plan
 

@@ -6,13 +6,15 @@ import sys
 
 from ..core.context import Context
 from ..core.errors import EXIT_MODEL, EXIT_OK, EXIT_POLICY
+from ..core.events import Message
 from ..core.kept import shown
 from ..core.plan import Plan
 from ..rendering.render import decision_line
 from ..rendering.spinner import Spinner
 
 
-def run_plan(ctx: Context, plan: Plan, *, tag: str | None = None) -> int:
+def run_plan(ctx: Context, plan: Plan, *, tag: str | None = None, history: tuple[Message, ...] = (),
+             conversation: str | None = None) -> int:
     """Stream the answer (rendered markdown on a terminal, plain text otherwise); exit 0, 1 or 130.
 
     Ctrl-C cancels the request (a second one abandons it): the answer so far stays, marked partial."""
@@ -49,7 +51,8 @@ def run_plan(ctx: Context, plan: Plan, *, tag: str | None = None) -> int:
     runner = Runner(ctx, on_text=write, on_notice=notice)
     spinner.start()
     try:
-        outcome, seconds = run_cancellable(lambda cancel: runner.execute(plan, tag=tag, cancel=cancel), live)
+        outcome, seconds = run_cancellable(lambda cancel: runner.execute(
+            plan, history=history, tag=tag, cancel=cancel, conversation=conversation), live)
     finally:
         spinner.stop()
         runner.close()

@@ -43,8 +43,13 @@ def add_log_parser(p: argparse.ArgumentParser) -> Handler:
     p.add_argument("--json", action="store_true", help="a JSON list of objects")
     p.add_argument("--route", metavar="R", help="only this route")
     p.add_argument("--since", metavar="T", help="only since T: 30m, 24h, 7d, 2w, today or a date")
+    p.add_argument("--show", metavar="ID", help="print one request's prompt and answer (a unique start of its id)")
 
     def run(args: argparse.Namespace) -> int:
+        if args.show is not None:
+            from .show_cmd import show
+
+            return show(args, _ledger())
         if args.n < 1:
             raise UserError(f"-n is how many attempts to show: 1 or more (got {args.n})")
         since = _since(args.since)

@@ -121,5 +121,6 @@ class AttemptRecord:
     prompt_chars: int | None = None
     prompt: str | None = None
     tag: str | None = None
-    session_id: str | None = None
+    session_id: str | None = None  # the conversation (shell, one-shot chain) or Claude Code session
+    answer: str | None = None  # the answer text, where the profile keeps prompts (log_prompts)
     extra: Mapping[str, str] = field(default_factory=dict)

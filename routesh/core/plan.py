@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .attach import Attachment, blocks
-from .config import Provider
+from .config import Config, Profile, Provider
 from .context import Context
 from .estimate import Estimate, estimate, installed_claude_version
 from .events import Message
@@ -58,11 +58,13 @@ class Plan:
     attachments: tuple[Attachment, ...] = ()  # piped stdin and -f files sent after the prompt
     notes: tuple[str, ...] = ()  # said before sending: "model overridden by -m", "/deploy … sent as text"
     shared_keys: tuple[SharedKey, ...] = ()  # another profile resolves to the same credential
+    downgraded_from: str | None = None  # the route the rules chose, when a spent budget downgraded it
 
     @property
     def route(self) -> str:
-        """The decided route's name."""
-        return self.decision.route
+        """The route that is sent to: the decided one, or the budget's downgrade route."""
+        return self.budget.downgrade if self.downgraded_from and self.budget and self.budget.downgrade \
+            else self.decision.route
 
     def to_json(self) -> dict[str, Any]:
         """The --dry-run --json object (field names are a contract)."""
@@ -72,7 +74,8 @@ class Plan:
             conditions = {k: v for k, v in d.rule.conditions() if v is not None and v != []}
             rule = {"index": d.rule.index + 1, "line": d.rule.line, "matched": d.matched, "conditions": conditions}
         return {
-            "route": d.route,
+            "route": self.route,
+            "downgraded_from": self.downgraded_from,
             "profile": self.profile,
             "profile_reason": self.profile_why,
             "provider": self.provider.name,
@@ -115,11 +118,19 @@ def make_plan(ctx: Context, text: str, now: datetime, lookup: KeyLookupFn, *, ro
               claude_version: Callable[[str | None], str | None] = installed_claude_version) -> Plan:
     """Route the text, apply the profile's policy (providers, secrets, budget), look up (never reveal) the key."""
     config = ctx.config
-    decision = decide(text, config, now, route=route, attached=blocks(attachments))
-    r = config.routes[decision.route]
+    if history and history_tokens is None:
+        from .estimate import message_tokens
+
+        history_tokens = message_tokens(history)
+    decision = decide(text, config, now, route=route, attached=blocks(attachments), context_tokens=history_tokens or 0)
+    verdict = check(decision, config, ctx.profile)
+    budget = None
+    if spent is not None and ctx.profile.budget is not None:
+        budget = check_budget(ctx.profile, *spent(ctx.profile.name, day_start(now), month_start(now)), now)
+    target = _downgrade(decision.route, verdict, budget, config, ctx.profile) or decision.route
+    r = config.routes[target]  # what is sent: the downgrade route when a spent budget says so
     provider = config.provider_for(r, ctx.profile)
     model = ctx.catalog.resolve(r.model)
-    verdict = check(decision, config, ctx.profile)
     needed = provider.needs_key and provider.auth != "subscription"
     problem = None
     if not needed:
@@ -145,9 +156,17 @@ def make_plan(ctx: Context, text: str, now: datetime, lookup: KeyLookupFn, *, ro
 
         if (why := refusal(config, profile.name, shared_keys)) is not None:
             verdict = replace(verdict, allowed=False, routes=(), why=why)
-    budget = None
-    if spent is not None and profile.budget is not None:
-        budget = check_budget(profile, *spent(profile.name, day_start(now), month_start(now)), now)
     verdict = apply_budget(verdict, budget, config, profile)
     return Plan(decision, profile.name, ctx.choice.why, provider, model, r.via, source, present, needed, problem,
-                est.input_usd, est, verdict, screened.text, secrets, budget, attachments, shared_keys=shared_keys)
+                est.input_usd, est, verdict, screened.text, secrets, budget, attachments, shared_keys=shared_keys,
+                downgraded_from=decision.route if target != decision.route else None)
+
+
+def _downgrade(route: str, verdict: Verdict, budget: BudgetVerdict | None, config: Config,
+               profile: Profile) -> str | None:
+    """The route a spent budget sends the request to instead (on_exceed: downgrade, and allowed), or None."""
+    if not verdict.allowed or budget is None or not budget.over or budget.downgrade in (None, route):
+        return None
+    from .policy import route_refusal
+
+    return budget.downgrade if route_refusal(config, profile, budget.downgrade) is None else None

@@ -171,17 +171,19 @@ def fallback_chain(config: Config, route: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def decide(text: str, config: Config, now: datetime, *, route: str | None = None, attached: str = "") -> Decision:
+def decide(text: str, config: Config, now: datetime, *, route: str | None = None, attached: str = "",
+           context_tokens: int = 0) -> Decision:
     """Pick a route: a forced route, else prefix rules, else the other rules in file order, else the default.
 
     `attached` (piped text, -f files) is sent after the prompt and counts in the token estimate,
-    but keywords and regexes look at the prompt only.
+    but keywords and regexes look at the prompt only. `context_tokens` (the conversation so far)
+    counts toward min_tokens/max_tokens too.
     """
     c = _compiled(config)
     prefix, rest = split_prefix(text)
     prefix_rule = c.prefixes.get(prefix) if prefix else None
     body = rest if prefix_rule else text
-    tokens = estimate_tokens(body) + (estimate_tokens(attached) if attached else 0)
+    tokens = estimate_tokens(body) + (estimate_tokens(attached) if attached else 0) + context_tokens
     sent = body + attached
 
     if route is not None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ..core.answers import kept_answer
 from ..core.catalog import Catalog
 from ..core.config import Config, Profile, Provider, Route
 from ..core.cost import cost_usd, unknown_price_hint
@@ -203,6 +204,7 @@ class Dispatcher:
     rng: random.Random = field(default_factory=random.Random)
     claude_path: str | None = None
     budget: Callable[[], BudgetVerdict | None] | None = None  # the budget now, asked before each route change
+    conversation: str | None = None  # recorded as each row's session_id (answers.py)
 
     def run(self, routes: tuple[str, ...], text: str, *, history: tuple[Message, ...] = (), rule: str | None = None,
             tag: str | None = None, resume_session: str | None = None,
@@ -341,7 +343,8 @@ class Dispatcher:
             latency_ms=(self.clock() - start) * 1000, ttft_ms=ttft,
             error=_describe(error) if error else None, rule=rule, prompt_sha256=prompt_meta[0],
             prompt_chars=prompt_meta[1], prompt=messages[-1].content if log_prompt else None, tag=tag,
-            session_id=done.session_id if done else None, extra={"usage": "estimated"} if estimated else {},
+            **kept_answer(self.conversation, done.session_id if done else None,
+                          out.text[shown:] if log_prompt else None, {"usage": "estimated"} if estimated else {}),
         )
         self.record(rec)
         out.records.append(rec)

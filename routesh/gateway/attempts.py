@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from ..core.config import Provider, Route
 from ..core.errors import KeyMissing, PolicyRefusal
 from ..core.events import EngineError
-from ..engines.common import parse_retry_after
 from ..engines.dispatch import (
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT_S,
@@ -23,8 +22,6 @@ from ..engines.dispatch import (
     is_retryable,
     large_context_route,
 )
-from ..core.errors import PolicyRefusal
-from ..core.events import EngineError
 from . import jsonsplice, offload, translated
 from .admit import Job
 from .client import Conn, Head, UpstreamError, parse_origin

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ..engines.common import parse_retry_after
 from ..core.events import EngineError
+from ..engines.common import parse_retry_after
 from ..screening.keymask import mask_keys
 from .framing import error_body
 

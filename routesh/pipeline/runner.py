@@ -117,7 +117,8 @@ class Runner:
         raise PolicyRefusal(f"refused, nothing was sent: {why}")
 
     def execute(self, plan: Plan, *, history: tuple[Message, ...] = (), tag: str | None = None,
-                resume_session: str | None = None, cancel: threading.Event | None = None) -> Outcome:
+                resume_session: str | None = None, cancel: threading.Event | None = None,
+                conversation: str | None = None) -> Outcome:
         """Guard, then dispatch through the plan's routes, recording every attempt."""
         guarded = self.guard(plan)
         tag = self._screen_tag(plan, tag)
@@ -126,7 +127,7 @@ class Runner:
         config = self.ctx.config
         d = Dispatcher(config, self.ctx.profile, self.ctx.catalog, self.engine_for, lambda p, v: key_for(p, v, config),
                        on_text=self.on_text, on_notice=self.on_notice, record=self.record,
-                       claude_path=self.ctx.config.claude_path, budget=self.budget_now)
+                       claude_path=self.ctx.config.claude_path, budget=self.budget_now, conversation=conversation)
         return d.run(guarded.routes, guarded.text, history=history, rule=_rule_label(plan), tag=tag,
                      resume_session=resume_session, cancel=cancel)
 

@@ -70,7 +70,10 @@ def decision_line(plan: Plan) -> str:
         key = "key: none needed"
     else:
         key = f"key: {plan.key_source}" if plan.key_present else "key: MISSING"
-    return f"→ {plan.route} · {plan.provider.name}/{plan.model} · via {plan.via} · {key} · {brief(plan.estimate)}"
+    line = f"→ {plan.route} · {plan.provider.name}/{plan.model} · via {plan.via} · {key} · {brief(plan.estimate)}"
+    if plan.downgraded_from and plan.budget is not None:
+        line += f" · downgraded from {plan.downgraded_from}: {plan.budget.message.split(' budget: ', 1)[-1]}"
+    return line
 
 
 def input_sizes(plan: Plan) -> str:

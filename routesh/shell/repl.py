@@ -22,6 +22,7 @@ from ..core.prompt import COMMANDISH, refuse_unknown, sent_as_text
 from ..core.router import decide, norm_prefix
 from ..pipeline.prepare import check_route, plan_for
 from ..rendering.render import decision_line, usd
+from . import history  # noqa: F401 - registers /history
 from .builtins import COMMANDS, unknown
 from .extras import run_command
 from .line import Preview, Status
@@ -63,7 +64,10 @@ class Shell(HotReload):
         route = getattr(args, "route", None)
         check_route(ctx, route)
         self.sticky: Sticky | None = Sticky(route, f"--route {route}") if route else None
-        self.convo = Conversation()
+        chain = getattr(args, "followup", None)  # `routesh -c` / `--cid ID` with no prompt: go on in the shell
+        self.convo = Conversation(chain.history, cid=chain.conversation) if chain else Conversation()
+        if chain:
+            self.out.note(chain.note() or "")
         self.totals = Totals()
         self.last: Finished | None = None
         self._runner: Runner | None = None
@@ -113,7 +117,7 @@ class Shell(HotReload):
             return Preview(route, _model(ctx, route), sticky, note=f"Enter makes {head} sticky (→ {route})")
         forced = self.sticky.route if self.sticky and head not in prefixes and self.sticky.route in config.routes \
             else None
-        decision = decide(text, config, datetime.now(), route=forced)
+        decision = decide(text, config, datetime.now(), route=forced, context_tokens=self.convo.history_tokens)
         route = decision.route
         return Preview(route, _model(ctx, route), sticky, refused=route_refusal(config, ctx.profile, route),
                        cost=self._cost(ctx, route, decision.text) if text.strip() else None)
@@ -202,7 +206,7 @@ class Shell(HotReload):
 
     def send(self, text: str, *, ignore_sticky: bool = False) -> None:
         """Route, run and stream one prompt, then update the conversation and the totals."""
-        from .turn import failure_lines, finished, run_turn, summary_line
+        from .turn import failure_lines, finished, run_turn, summary_line, waiting_toolbar
 
         plan = self.plan(text, ignore_sticky=ignore_sticky, attachments=tuple(self.attached))
         line = decision_line(plan) + (f" · sticky {self.sticky.label}" if plan.decision.forced and self.sticky else "")
@@ -213,7 +217,11 @@ class Shell(HotReload):
             self.out.note(note)
         runner = self.runner()
         runner.ctx = self.ctx
-        outcome, seconds = run_turn(self.out, runner, plan, self.convo, self.tag)
+        import shutil
+
+        width = shutil.get_terminal_size().columns - 16  # room for the spinner and the seconds waited
+        outcome, seconds = run_turn(self.out, runner, plan, self.convo, self.tag,
+                                    waiting_toolbar(plan, self.status(), width))
         self.attached.clear()  # sent (a refusal raised before this line keeps them for the next try)
         if outcome is None:
             self.out.warn("abandoned the request; it may still finish in the background (not shown)")

@@ -7,10 +7,11 @@ process group), the partial answer stays on screen, marked, and the session goes
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from ..core.answers import new_conversation
 from ..core.events import Message
 from ..pipeline.live_answer import LiveAnswer, run_cancellable
 from ..rendering.render import tokens, usd
@@ -29,6 +30,7 @@ class Conversation:
     history: tuple[Message, ...] = ()
     claude_session: str | None = None
     claude_upto: int = 0  # len(history) when Claude Code's session last answered: later turns it has not seen
+    cid: str = field(default_factory=new_conversation, compare=False)  # the ledger's session_id for each turn
 
     @cached_property
     def history_tokens(self) -> int:
@@ -75,20 +77,47 @@ class Finished:
         return f"{self.model or '?'} · {self.seconds:.1f}s" + ("" if self.status == "ok" else f" · {self.status}")
 
 
-def run_turn(out: Out, runner: Runner, plan: Plan, convo: Conversation, tag: str | None) -> tuple[
-        Outcome | None, float]:
+def run_turn(out: Out, runner: Runner, plan: Plan, convo: Conversation, tag: str | None,
+             toolbar: str | None = None) -> tuple[Outcome | None, float]:
     """Execute the plan, streaming the answer; returns (outcome or None if abandoned, seconds).
 
-    UserErrors from the runner (missing key, policy refusal) are re-raised on the main thread.
+    Until the first token the toolbar (profile, route, session cost) stays on the bottom line, with
+    the time waited. UserErrors from the runner (missing key, policy refusal) are re-raised on the main thread.
     """
+    import sys
+
+    from ..rendering.spinner import Spinner
+
     live = LiveAnswer(out.console)
-    runner.on_text = live.feed
-    runner.on_notice = lambda msg: None if live.detached.is_set() else out.note(f"routesh: {msg}")
-    outcome, seconds = run_cancellable(
-        lambda cancel: runner.execute(plan, history=convo.history, tag=tag, resume_session=convo.resumable,
-                                      cancel=cancel), live)
+    waiting = Spinner(f"\x1b[7m {toolbar} \x1b[0m" if toolbar else f"{plan.route} · {plan.model}", sys.stdout)
+
+    def text(chunk: str) -> None:
+        waiting.stop()
+        live.feed(chunk)
+
+    def notice(msg: str) -> None:
+        if not live.detached.is_set():
+            waiting.clear()
+            out.note(f"routesh: {msg}")
+
+    runner.on_text, runner.on_notice = text, notice
+    waiting.start()
+    try:
+        outcome, seconds = run_cancellable(
+            lambda cancel: runner.execute(plan, history=convo.history, tag=tag, resume_session=convo.resumable,
+                                          cancel=cancel, conversation=convo.cid), live)
+    finally:
+        waiting.stop()
     live.end(outcome)
     return outcome, seconds
+
+
+def waiting_toolbar(plan: Plan, status: object, width: int) -> str:
+    """The toolbar's text for a sent prompt (its route, not the empty line's), fitted to the width."""
+    from .line import Preview, toolbar_fragments
+
+    parts = toolbar_fragments(Preview(plan.route, plan.model), status, max(width, 20))  # type: ignore[arg-type]
+    return "".join(text for _, text, *_ in parts)
 
 
 def summary_line(outcome: Outcome, seconds: float) -> str:

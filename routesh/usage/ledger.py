@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from ..core.events import AttemptRecord
 from .ledger_reads import LedgerError, LedgerReads, _filters
-from .ledger_schema import _INSERT, COLUMNS, MIGRATIONS, SCHEMA_VERSION
+from .ledger_schema import _INSERT, COLUMNS, MIGRATIONS
 
 BUSY_TIMEOUT_MS = 5000  # how long a writer waits for another process's write before giving up
 
@@ -112,11 +112,10 @@ class Ledger(LedgerReads):
             "CREATE TABLE IF NOT EXISTS schema_migrations "
             "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
         )
-        current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
-        if current >= SCHEMA_VERSION:
-            return
+        # By set, not by maximum: a file migrated by a build with other numbers (gaps) still gets the rest.
+        applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
         for version, name, statements in MIGRATIONS:
-            if version <= current:
+            if version in applied:
                 continue
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -339,6 +338,10 @@ class Ledger(LedgerReads):
         )
         return int(rows[0][0])
 
+    def select(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A read query for the modules that keep their own SQL (conversations.py); errors are LedgerErrors."""
+        return self._query(sql, params)
+
     def count(self) -> int:
         """How many attempts the ledger holds."""
         return int(self._query("SELECT COUNT(*) FROM attempts")[0][0])
@@ -352,7 +355,7 @@ class Ledger(LedgerReads):
         return int(self._query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0][0])
 
 
-_FREE_TEXT = tuple(COLUMNS.index(c) for c in ("error", "prompt", "tag"))  # text that came from users or upstreams
+_FREE_TEXT = tuple(COLUMNS.index(c) for c in ("error", "prompt", "tag", "answer"))  # text that came from users or upstreams
 
 
 def _params(rec: AttemptRecord) -> tuple[Any, ...]:

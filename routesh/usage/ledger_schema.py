@@ -10,6 +10,7 @@ COLUMNS: tuple[str, ...] = (
     "ts", "request_id", "attempt", "profile", "route", "provider", "model", "via", "status",
     "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd",
     "latency_ms", "ttft_ms", "error", "rule", "prompt_sha256", "prompt_chars", "prompt", "tag", "session_id",
+    "answer",
 )  # fmt: skip
 
 # The `routesh log --json` contract (DESIGN.md), then the extra fields routesh adds.
@@ -62,6 +63,14 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
                 ts REAL NOT NULL,
                 note TEXT
             )""",
+        ),
+    ),
+    (
+        2,
+        "answers kept with their prompts (log_prompts), for log --show, -c/--cid and /history",
+        (
+            "ALTER TABLE attempts ADD COLUMN answer TEXT",
+            "CREATE INDEX attempts_session ON attempts(session_id, ts)",
         ),
     ),
 )

@@ -19,6 +19,7 @@ class Tally:
     cost_usd: float = 0.0
     unpriced: int = 0  # attempts that used tokens at an unknown price
     estimated: int = 0  # attempts whose counts are partly estimated (cancelled, broken off)
+    session_id: str | None = None  # Claude Code's session, as its latest request named it (for the resume line)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, rec: AttemptRecord) -> None:
@@ -34,6 +35,8 @@ class Tally:
                 self.unpriced += 1
             if rec.extra.get("usage") == "estimated":
                 self.estimated += 1
+            if rec.session_id:
+                self.session_id = rec.session_id
 
     def line(self) -> str:
         """'3 requests · 81k in / 1.2k out · $0.27', with what is unknown or estimated said."""

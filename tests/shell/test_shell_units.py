@@ -156,6 +156,7 @@ def test_plan_prefix_beats_sticky(shell: Shell) -> None:
 
 def test_profile_switch_reports_changes_and_forgets_the_conversation(shell: Shell) -> None:
     shell.convo = Conversation(history=(), claude_session="abc")
+    before = shell.convo.cid
     shell.handle("/profile work-approved")
     out = said(shell)
     assert "profile personal → work-approved" in out
@@ -164,6 +165,7 @@ def test_profile_switch_reports_changes_and_forgets_the_conversation(shell: Shel
     assert "prompts logged and kept in history: no" in out
     assert "secrets in prompts: warn → block" in out
     assert shell.ctx.profile.name == "work-approved" and shell.convo == Conversation()
+    assert shell.convo.cid != before  # a new conversation in the ledger too
     with pytest.raises(UserError, match="did you mean 'personal'"):
         shell.handle("/profile persona")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import re
@@ -91,3 +92,32 @@ def test_routesh_code_prints_the_session_total(claude_exe: str, upstream: Upstre
     cost = n * (30_000 * 3 + 100 * 15) / 1e6
     assert f"routesh: this session: {n} request{'s' if n != 1 else ''} · {n * 30}k in / {n * 100} out · " \
            f"${cost:.2f}" in err, err
+
+
+def test_routesh_code_names_the_resume_command_and_resume_counts_the_whole_session(
+        claude_exe: str, upstream: Upstream, tmp_path: Path) -> None:
+    upstream.configure(usage=UsageSpec(input_tokens=1000, output_tokens=10), text="first reply")
+    cfg = tmp_path / "routes.yaml"
+    cfg.write_text(CONFIG.format(url=upstream.url))
+    env = env_for(tmp_path, cfg)
+    rc, out, err = run_with_tty_stderr([sys.executable, "-m", "routesh", "code", "-p", "remember 42"], env, tmp_path)
+    assert rc == 0, err
+    m = re.search(r"routesh: resume it through routesh: routesh code --resume ([0-9a-f-]{36})", err)
+    assert m, err
+    sid = m.group(1)
+    first = len(upstream.generation_requests())
+
+    upstream.configure(text="second reply")
+    rc, out, err = run_with_tty_stderr([sys.executable, "-m", "routesh", "code", "--resume", sid, "-p", "what number?"],
+                                       env, tmp_path)
+    assert rc == 0 and "second reply" in out, err
+    resumed = upstream.generation_requests()[first:]
+    assert resumed and any("remember 42" in json.dumps(r.json["messages"]) for r in resumed)  # claude resumed it
+    n = first + len(resumed)
+    assert re.search(rf"routesh: this session: {n} requests · .* \(this run: {len(resumed)} request", err), err
+    assert f"routesh code --resume {sid}" in err
+
+    rc, out, err = run_with_tty_stderr([sys.executable, "-m", "routesh", "code", "--continue", "-p", "and now?"],
+                                       env, tmp_path)
+    assert rc == 0, err
+    assert any("what number?" in json.dumps(r.json["messages"]) for r in upstream.generation_requests()[n:])
