@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from ..core.events import AttemptRecord
 from .ledger_reads import LedgerError, LedgerReads, _filters
-from .ledger_schema import _INSERT, COLUMNS, MIGRATIONS
+from .ledger_schema import _INSERT, COLUMNS, MIGRATIONS, SCHEMA_VERSION  # noqa: F401 - re-exported
 
 BUSY_TIMEOUT_MS = 5000  # how long a writer waits for another process's write before giving up
 
