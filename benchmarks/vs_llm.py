@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import pty
+import resource
 import select
 import statistics
 import subprocess
@@ -77,11 +78,18 @@ rules:
     return cfg
 
 
+CPU: dict[str, list[float]] = {}  # CPU seconds (user+sys) per command label: steadier than wall time under load
+
+
 def timed(cmd: list[str], env: dict[str, str]) -> float:
     """Seconds from spawn to exit (output discarded); fails loudly when the command fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     p = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
     elapsed = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    label = " ".join(cmd[1:] if "routesh" in cmd[1:3] else cmd)
+    CPU.setdefault(label, []).append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     if p.returncode:
         raise SystemExit(f"{cmd} failed ({p.returncode}): {p.stderr.decode()[-400:]}")
     return elapsed
@@ -153,6 +161,13 @@ def show(title: str, med: dict[str, float], base: str, target: float) -> None:
         print(f"  {name:44} {v * 1000:9.1f} ms {v / med[base]:7.2f}x")
 
 
+def show_cpu() -> None:
+    """Median CPU time (user+sys) of every command timed, the steadier figure on a loaded machine."""
+    print("\nCPU time (user+sys), medians:")
+    for label, v in CPU.items():
+        print(f"  {statistics.median(v) * 1000:9.1f} ms  {label[-90:]}")
+
+
 def main() -> None:
     """Run the selected comparisons."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -218,6 +233,7 @@ def main() -> None:
                     "routesh shell, spawn to prompt": lambda: pty_time(routesh, env, PROMPT_MARK, None, b"")[0],
                 }, args.runs)
                 show("the shell reaching its prompt", med, "python -I -S -c pass", 10)
+            show_cpu()
     finally:
         proc.terminate()
         proc.wait(5)

@@ -181,7 +181,7 @@ def _show(plan: Plan, as_json: bool) -> int:
     if as_json:
         print(json.dumps(plan.to_json(), indent=2, ensure_ascii=False))
     else:
-        from ..render import console, show_plan
+        from ..plan_panel import write_plan  # not rich: its console alone cost a third of the dry-run
 
-        show_plan(console(), plan)
+        write_plan(plan, sys.stdout)
     return 0 if plan.verdict.allowed else PolicyRefusal.exit_code
