@@ -15,8 +15,8 @@ def _xdg(var: str, default: str, other: str) -> Path:
     Elsewhere platformdirs' answer (`other` names its function), e.g. ~/Library/Application Support on macOS.
     """
     if sys.platform.startswith("linux"):
-        base = os.environ.get(var, "").strip()  # empty counts as unset, as in the XDG spec and platformdirs
-        return Path(base or os.path.expanduser(default)) / APP
+        base = os.environ.get(var, "").strip()  # empty or relative counts as unset (the XDG spec, platformdirs)
+        return Path(base if base.startswith("/") else os.path.expanduser(default)) / APP
     import platformdirs
 
     return Path(getattr(platformdirs, other)(APP))
