@@ -97,3 +97,26 @@ def _plan(text: str):  # type: ignore[no-untyped-def]
 
     ctx = build(None, None)
     return plan_for(ctx, text, None)
+
+
+def test_the_first_short_decision_matches_what_the_full_keyword_regex_decides() -> None:
+    """The first decision compiles only the phrases its prompt could contain; it must decide exactly alike."""
+    from datetime import datetime
+
+    from routesh.configfile import parse
+    from routesh.router import decide
+
+    rules = "\n".join(f"  - {{keywords: [kw{i}alpha, phrase number {i}, quer{i}y word], route: r{i % 3}}}"
+                      for i in range(300))
+    text = ("providers: {a: {type: anthropic}}\nroutes:\n  default: {provider: a, model: m}\n"
+            + "".join(f"  r{i}: {{provider: a, model: m}}\n" for i in range(3)) + f"rules:\n{rules}\n"
+            + "  - {keywords: [failing test, fix], route: r1}\n")
+    now = datetime(2026, 1, 1, 12)
+    prompts = ["nothing to see", "Phrase   Number 17 please", "two QUER5IES WORDS here", "kw299alphas!",
+               "fixes for the failing tests", "xkw1alpha is not a word start", "phrase number 2", "é " * 3000]
+    for prompt in prompts:
+        fresh = parse(text, "a.yaml")  # a new config: its first decision takes the short path
+        first = decide(prompt, fresh, now)
+        decide("warm up", fresh, now)  # from the second decision on, the full regex
+        again = decide(prompt, fresh, now)
+        assert (first.route, first.reason, first.matched) == (again.route, again.reason, again.matched), prompt
