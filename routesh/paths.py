@@ -46,3 +46,8 @@ def state_dir() -> Path:
     """~/.local/state/routesh: shell history and other things worth keeping but not backing up."""
     return _xdg("XDG_STATE_HOME", "~/.local/state", "user_state_path")
 
+
+
+def cache_dir() -> Path:
+    """~/.cache/routesh: things that can be rebuilt at any time (the parsed config)."""
+    return _xdg("XDG_CACHE_HOME", "~/.cache", "user_cache_path")
