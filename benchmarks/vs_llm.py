@@ -43,6 +43,7 @@ from ttft import start_upstream  # noqa: E402
 PROMPT_MARK = "›".encode()
 CPR_QUERY = b"\x1b[6n"
 ANSWER = b"Hello from"
+SONNET = "anthropic/claude-sonnet-4-6"
 
 
 def clean_python() -> str:
@@ -55,8 +56,9 @@ def routesh_venv(tmp: Path) -> str:
     """A throwaway venv that finds routesh and its dependencies through plain path entries (no editable hook)."""
     venv = tmp / "venv"
     subprocess.run([clean_python(), "-m", "venv", "--without-pip", str(venv)], check=True)
-    site = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    where = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    site = subprocess.run([str(venv / "bin" / "python"), "-c", where], capture_output=True, text=True,
+                          check=True).stdout.strip()
     Path(site, "routesh_bench.pth").write_text(f"{ROOT}\n{sysconfig.get_path('purelib')}\n")
     return str(venv / "bin" / "python")
 
@@ -197,7 +199,7 @@ def main() -> None:
             print(f"upstream {url}; routesh via {py}; clean interpreter {clean_python()} -I -S; {args.runs} runs")
             if "oneshot" in only:
                 med = interleave({
-                    "llm -m claude-sonnet-4-6": lambda: timed([args.llm, "-m", "anthropic/claude-sonnet-4-6", "hi"], env),
+                    "llm -m claude-sonnet-4-6": lambda: timed([args.llm, "-m", SONNET, "hi"], env),
                     "routesh (anthropic route)": lambda: timed([*routesh, "hi"], env),
                     "llm -m gpt-4o-mini": lambda: timed([args.llm, "-m", "gpt-4o-mini", "hi"], env),
                     "routesh (openai route)": lambda: timed([*routesh, "/cheap hi"], env),
@@ -207,7 +209,7 @@ def main() -> None:
                       f"{med['routesh (openai route)'] / med['llm -m gpt-4o-mini']:20.2f}x")
             if "shell" in only:
                 first: dict[str, list[float]] = {"llm chat": [], "routesh shell": []}
-                drive = {"llm chat": lambda: pty_time([args.llm, "chat", "-m", "anthropic/claude-sonnet-4-6"], env,
+                drive = {"llm chat": lambda: pty_time([args.llm, "chat", "-m", SONNET], env,
                                                       b"> ", b"hi", ANSWER),
                          "routesh shell": lambda: pty_time(routesh, env, PROMPT_MARK, b"hi", ANSWER)}
                 for name in drive:

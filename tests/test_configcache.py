@@ -35,7 +35,8 @@ def test_a_second_parse_is_served_from_the_cache_without_importing_yaml(tmp_path
     first = routesh("--config", str(cfg), "--dry-run", "--json", "fix billing")
     assert first.returncode == 0 and len(entries()) == 1
     code = ("import sys, json; from routesh.cli import main\ntry:\n    main(['--config', sys.argv[1], '--dry-run', "
-            "'--json', 'fix billing'])\nexcept SystemExit:\n    pass\nsys.stderr.write('YAML:%s' % ('yaml' in sys.modules))")
+            "'--json', 'fix billing'])\nexcept SystemExit:\n    pass\n"
+            "sys.stderr.write('YAML:%s' % ('yaml' in sys.modules))")
     p = subprocess.run([sys.executable, "-c", code, str(cfg)], capture_output=True, text=True)
     assert p.stderr.endswith("YAML:False"), p.stderr
     assert p.stdout == first.stdout

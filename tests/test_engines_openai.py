@@ -204,6 +204,6 @@ def test_sdk_is_not_imported_until_needed() -> None:
 
 def test_preload_imports_the_wire_client_never_the_sdk() -> None:
     code = ("import sys, routesh.engines.openai_api as o; o.preload(); "
-            "assert 'routesh.engines.wire' in sys.modules and 'routesh.gateway.sse' in sys.modules; "
+            "assert 'routesh.engines.wire' in sys.modules and 'routesh.engines.sse' in sys.modules; "
             "assert 'openai' not in sys.modules and 'httpx' not in sys.modules and 'asyncio' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -33,7 +33,8 @@ def test_xdg_dirs_match_platformdirs(env: dict[str, str], monkeypatch: pytest.Mo
 def loaded_after(argv: list[str], watch: tuple[str, ...]) -> list[str]:
     """Which of `watch` (top-level module names) the CLI imported to run argv."""
     code = (f"import sys; from routesh.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
-            f"sys.stderr.write('LOADED:' + ','.join(sorted({{m.split('.')[0] for m in sys.modules}} & {set(watch)!r})))")
+            f"top = {{m.split('.')[0] for m in sys.modules}}\n"
+            f"sys.stderr.write('LOADED:' + ','.join(sorted(top & {set(watch)!r})))")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ, NO_COLOR=""))
     assert "LOADED:" in p.stderr, p.stderr
     return [m for m in p.stderr.rsplit("LOADED:", 1)[1].split(",") if m]

@@ -34,7 +34,7 @@ def preload() -> None:
     """Import what a streamed call touches (the wire client, the SSE parser, ssl), off the critical path."""
     import ssl  # noqa: F401
 
-    from ..gateway import sse  # noqa: F401
+    from . import sse  # noqa: F401
     from . import wire  # noqa: F401
 
 
@@ -137,7 +137,7 @@ class _Call:
 
     def produce(self, emit: Emitter) -> None:
         """Make the streamed call and emit events; runs on the pump's thread."""
-        from ..gateway.sse import SSEParser
+        from .sse import SSEParser
         from . import wire
 
         req = self.req

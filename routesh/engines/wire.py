@@ -3,8 +3,8 @@
 Why: `import anthropic` costs over a second (3,500 modules) and `import openai` most of one, which a one-shot
 pays on every answer. The engines need little of an SDK: one POST, a status, headers and a streamed body. The
 gateway's client (gateway/client.py) is asyncio-based for many concurrent streams; the engines run one stream
-on a worker thread, so this speaks HTTP/1.1 on a plain socket and shares the gateway's proxy rules
-(gateway/proxyenv.py). Kept-alive connections are pooled per origin, as the SDK clients did.
+on a worker thread, so this speaks HTTP/1.1 on a plain socket; the proxy rules (proxyenv.py) and the SSE
+codec (sse.py) are the ones the gateway uses too. Kept-alive connections are pooled per origin, as the SDK clients did.
 """
 
 from __future__ import annotations
@@ -102,8 +102,8 @@ _idle_lock = threading.Lock()
 
 
 def _proxy(t: Target) -> Any:
-    """The user's proxy for this target (gateway/proxyenv.py's rules), or None."""
-    from ..gateway.proxyenv import proxies_from_env, proxy_for
+    """The user's proxy for this target (proxyenv.py's rules), or None."""
+    from .proxyenv import proxies_from_env, proxy_for
 
     proxies = proxies_from_env()
     try:

@@ -13,7 +13,7 @@ import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .proxyenv import Proxy, proxy_for  # noqa: F401 - here since the gateway first needed them
+from ..engines.proxyenv import Proxy, proxy_for  # noqa: F401 - shared with the engines' wire client
 
 if TYPE_CHECKING:
     from .client import Conn, Origin

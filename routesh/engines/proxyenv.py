@@ -1,22 +1,24 @@
 """Which HTTP proxy a request takes, from HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY: no asyncio, no sockets.
 
-Apart from proxy.py so the one-shot's blocking client (engines/wire.py) shares the rules without importing asyncio.
+Apart from gateway/proxy.py so the engines' blocking client (wire.py) shares the rules without importing asyncio.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
-if TYPE_CHECKING:
-    from .client import Origin
 
+class Where(Protocol):
+    """What a proxy decision looks at: the gateway's Origin and the engines' Target both are one."""
 
-class _Where(Protocol):
-    scheme: str
-    host: str
+    @property
+    def scheme(self) -> str: ...
+
+    @property
+    def host(self) -> str: ...
 
 
 def proxies_from_env() -> dict[str, str]:
@@ -42,7 +44,7 @@ class Proxy:
         return f"{self.host}:{self.port}"
 
 
-def proxy_for(origin: Origin | _Where, proxies: dict[str, str]) -> Proxy | None:
+def proxy_for(origin: Where, proxies: dict[str, str]) -> Proxy | None:
     """The proxy a request to the origin goes through, as curl and urllib decide it: by scheme, then NO_PROXY.
 
     `proxies` is urllib.request.getproxies_environment(); raises ValueError for a proxy that is not http://.
