@@ -1,5 +1,5 @@
 """`python -m routesh` is the same as the `routesh` command."""
 
-from .cli import main
+from .cli import entry
 
-raise SystemExit(main())
+entry()

@@ -121,3 +121,25 @@ def test_the_first_short_decision_matches_what_the_full_keyword_regex_decides() 
         decide("warm up", fresh, now)  # from the second decision on, the full regex
         again = decide(prompt, fresh, now)
         assert (first.route, first.reason, first.matched) == (again.route, again.reason, again.matched), prompt
+
+
+def test_the_command_exits_fast_but_runs_atexit_flushes_and_waits_for_working_threads(tmp_path) -> None:
+    marker = tmp_path / "thread-done"
+    code = ("import atexit, sys, threading, time\n"
+            "import routesh.cli as cli\n"
+            "atexit.register(lambda: print('atexit ran', flush=False))\n"
+            f"threading.Thread(target=lambda: (time.sleep(0.3), open({str(marker)!r}, 'w').close())).start()\n"
+            "sys.argv = ['routesh', '--dry-run', '--json', 'hi']\n"
+            "cli.entry()\n"
+            "print('not reached')\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert p.returncode == 0 and '"route"' in p.stdout and p.stdout.rstrip().endswith("atexit ran")
+    assert marker.exists() and "not reached" not in p.stdout
+
+
+def test_the_exit_code_survives_the_fast_exit_and_a_closed_pipe_is_quiet() -> None:
+    p = routesh("--dry-run", "--route", "nope", "hi")
+    assert p.returncode == 2 and "unknown route" in p.stderr
+    out = subprocess.run(f"{sys.executable} -m routesh --dry-run 'fix the failing test' | head -c 1 >/dev/null", shell=True,
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "Exception ignored" not in out.stderr and "Traceback" not in out.stderr
