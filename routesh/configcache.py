@@ -63,11 +63,14 @@ def _load(path: str) -> Config | None:
 def _store(path: str, config: Config) -> None:
     import pickle
 
+    from .private import FILE_MODE, private_dir
+
     folder = os.path.dirname(path)
     try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
+        private_dir(folder)  # ~/.cache and ~/.cache/routesh 0700 when routesh makes them, whatever the umask
         tmp = f"{path}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as f:
             pickle.dump(config, f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
