@@ -101,3 +101,9 @@ def test_cached_and_parsed_configs_are_equal_for_the_builtin_default() -> None:
         fresh.rules, fresh.code, fresh.default_route, fresh.source)
     with pytest.raises(ConfigError):
         parse_cached("routes: [\n", "bad.yaml")
+
+
+def test_routesh_no_cache_turns_it_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROUTESH_NO_CACHE", "1")
+    assert parse_cached(CFG, "a.yaml").routes["other"].model == "model-two"
+    assert entries() == []
