@@ -113,6 +113,25 @@ def req(url: str, **kw: object) -> EngineRequest:
     return EngineRequest(**base)  # type: ignore[arg-type]
 
 
+@pytest.fixture(autouse=True)
+def no_kept_connections() -> Iterator[None]:
+    """Each test starts and ends with an empty pool: a proxy or server torn down never has our sockets open."""
+    from routesh.engines import wire
+
+    wire.close_idle()
+    yield
+    wire.close_idle()
+
+
+@pytest.fixture
+def tunnel(proxy: TunnelProxy) -> Iterator[TunnelProxy]:  # noqa: F811
+    """The test proxy; kept-alive connections through it are closed before it stops."""
+    from routesh.engines import wire
+
+    yield proxy
+    wire.close_idle()
+
+
 @pytest.fixture
 def server() -> Iterator[Callable[..., RawServer]]:
     made: list[RawServer] = []
@@ -251,37 +270,37 @@ def clear_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("engine", [anthropic_api, openai_api])
-def test_https_through_the_users_proxy_in_a_tunnel(tls_upstream: Upstream, proxy: TunnelProxy,  # noqa: F811
+def test_https_through_the_users_proxy_in_a_tunnel(tls_upstream: Upstream, tunnel: TunnelProxy,
                                                   monkeypatch: pytest.MonkeyPatch, engine) -> None:
     clear_proxies(monkeypatch)
-    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    monkeypatch.setenv("HTTPS_PROXY", tunnel.url)
     monkeypatch.setenv("NO_PROXY", "example.org")
     base = tls_upstream.url if engine is anthropic_api else tls_upstream.openai_url
     events = list(engine.stream(req(base, model="claude-haiku-4-5")))
     assert text_of(events) == "Hello from claude-haiku-4-5." and isinstance(events[-1], Done)
     port = tls_upstream.url.rsplit(":", 1)[1]
-    assert proxy.seen and proxy.seen[0].startswith(f"CONNECT 127.0.0.1:{port} HTTP/1.1".encode())
-    assert KEY.encode() not in b"".join(proxy.tunnelled)  # TLS end to end: the proxy never sees the key
+    assert tunnel.seen and tunnel.seen[0].startswith(f"CONNECT 127.0.0.1:{port} HTTP/1.1".encode())
+    assert KEY.encode() not in b"".join(tunnel.tunnelled)  # TLS end to end: the proxy never sees the key
 
 
-def test_no_proxy_bypasses_the_proxy(tls_upstream: Upstream, proxy: TunnelProxy,  # noqa: F811
+def test_no_proxy_bypasses_the_proxy(tls_upstream: Upstream, tunnel: TunnelProxy,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     clear_proxies(monkeypatch)
-    monkeypatch.setenv("https_proxy", proxy.url)
+    monkeypatch.setenv("https_proxy", tunnel.url)
     monkeypatch.setenv("no_proxy", "127.0.0.1")
     assert isinstance(list(anthropic_api.stream(req(tls_upstream.url)))[-1], Done)
-    assert proxy.seen == []
+    assert tunnel.seen == []
 
 
-def test_plain_http_through_a_proxy_uses_the_absolute_form(server, proxy: TunnelProxy,  # noqa: F811
+def test_plain_http_through_a_proxy_uses_the_absolute_form(server, tunnel: TunnelProxy,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     clear_proxies(monkeypatch)
-    monkeypatch.setenv("HTTP_PROXY", f"http://u%40x:p%3Aw@127.0.0.1:{proxy.port}")
+    monkeypatch.setenv("HTTP_PROXY", f"http://u%40x:p%3Aw@127.0.0.1:{tunnel.port}")
     s = server(stream_reply(anthropic_events()))
     with pytest.raises(EngineError) as info:
         list(anthropic_api.stream(req(s.url)))
     assert info.value.status == 502  # this proxy only tunnels
-    head = proxy.seen[0].decode()
+    head = tunnel.seen[0].decode()
     assert head.startswith(f"POST {s.url}/v1/messages HTTP/1.1")
     assert "proxy-authorization: Basic dUB4OnA6dw==" in head
     assert "p:w" not in info.value.message and s.requests == []

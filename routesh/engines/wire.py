@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["WireError", "Target", "Response", "post", "target"]
+__all__ = ["WireError", "Target", "Response", "post", "target", "close_idle"]
 
 MAX_HEAD = 64 * 1024
 MAX_ERROR_BODY = 1 << 20
@@ -183,6 +183,15 @@ def _release(conn: _Conn) -> None:
             conns.append(conn)
             return
     conn.close()
+
+
+def close_idle() -> None:
+    """Close every kept-alive connection (a test's proxy or server going away must not find them open)."""
+    with _idle_lock:
+        conns = [c for cs in _idle.values() for c in cs]
+        _idle.clear()
+    for conn in conns:
+        conn.close()
 
 
 # ---- one exchange ------------------------------------------------------------------------------------------
