@@ -217,6 +217,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def entry() -> NoReturn:
+    """The `routesh` command: main(), then a fast exit (fastexit.py) instead of the interpreter's slow teardown."""
+    from .fastexit import finish
+
+    finish(main())
+
+
 def _quiet_stdout() -> None:
     """Point stdout at /dev/null so the interpreter's final flush cannot fail on the closed pipe."""
     try:

@@ -84,7 +84,7 @@ def _show(plan: Plan, as_json: bool, chain: Followup) -> int:
         d["conversation"] = {"id": chain.conversation, "turns": chain.turns} if chain.continued else None
         print(json.dumps(d, indent=2, ensure_ascii=False))
     else:
-        from ..rendering.render import console, show_plan
+        from ..rendering.plan_panel import write_plan  # not rich: its console alone cost a third of the dry-run
 
-        show_plan(console(), plan)
+        write_plan(plan, sys.stdout)
     return 0 if plan.verdict.allowed else PolicyRefusal.exit_code

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, get_args
 
@@ -52,8 +51,10 @@ _PREFIX = re.compile(r"^/[A-Za-z0-9][\w-]*$")
 
 
 def builtin_text() -> str:
-    """The built-in default routes.yaml shipped inside the package (the same file as the repo's routes.yaml)."""
-    return (Path(__file__).parent.parent / "routes.yaml").read_text(encoding="utf-8")
+    """The built-in default routes.yaml (read in sources.py, which needs it without importing the YAML reader)."""
+    from .sources import builtin_text as text
+
+    return text()
 
 
 def parse(text: str, file: str) -> Config:

@@ -49,16 +49,57 @@ class _Compiled:
     def __init__(self, config: Config) -> None:
         self.prefixes = {norm_prefix(r.prefix): r for r in config.rules if r.prefix}
         phrases = sorted({canon(k) for r in config.rules for k in r.keywords}, key=len, reverse=True)
-        self.keywords = _phrase_regex(phrases) if phrases else None
         self.phrases = phrases
+        # Compiling one regex over 2,000 phrases costs ~35 ms, more than a short prompt's whole routing: the
+        # regex is built on demand, for a short text over just the phrases whose first word occurs in it.
+        self.by_lead: dict[str, list[str]] = {}
+        for p in phrases:
+            self.by_lead.setdefault(_lead(p), []).append(p)
+        self._full: re.Pattern[str] | None = None
+        self._decided = False
         self.rule_keys = {r.index: tuple(canon(k) for k in r.keywords) for r in config.rules}
         self.rest = [r for r in config.rules if not r.prefix]
         self.by_keyword: dict[str, set[int]] = {}
         for r in config.rules:
             for k in self.rule_keys[r.index]:
                 self.by_keyword.setdefault(k, set()).add(r.index)
-        self.regexes = {r.index: re.compile(r.regex) for r in config.rules if r.regex}
+        self.regexes = _Regexes({r.index: r.regex for r in config.rules if r.regex})
         self.needs_tokens = any(r.min_tokens is not None or r.max_tokens is not None for r in config.rules)
+
+    def keywords_for(self, low: str) -> re.Pattern[str] | None:
+        """The keyword regex for this lower-cased text: every phrase that could match it (None: none can).
+
+        The first short text (a one-shot's only prompt) gets a regex over its candidate phrases; after that,
+        or for a long text, the full regex is compiled once and kept (the shell and the gateway decide often).
+        """
+        if self._full is None and (self._decided or len(low) > SHORT_TEXT):
+            self._full = _phrase_regex(self.phrases)
+        self._decided = True
+        if self._full is not None:
+            return self._full
+        lit = [p for lead, ps in self.by_lead.items() if lead in low for p in ps]
+        return _phrase_regex(lit) if lit else None
+
+
+SHORT_TEXT = 4096
+
+
+class _Regexes(dict):  # type: ignore[type-arg]
+    """Rule index → compiled regex, compiled on first use (most prompts are decided before most rules)."""
+
+    def __init__(self, sources: dict[int, str]) -> None:
+        super().__init__()
+        self._sources = sources
+
+    def __missing__(self, index: int) -> re.Pattern[str]:
+        pattern = self[index] = re.compile(self._sources[index])
+        return pattern
+
+
+def _lead(phrase: str) -> str:
+    """The literal every match of the phrase starts with: its first word without the plural ending."""
+    word = _pattern_word(phrase.split(" ", 1)[0])
+    return word.rstrip(_SUFFIX_S + _SUFFIX_ES + _SUFFIX_IES)
 
 
 _SIBILANT = ("s", "x", "z", "ch", "sh")
@@ -132,13 +173,14 @@ def _compiled(config: Config) -> _Compiled:
 
 def _found_keywords(c: _Compiled, text: str) -> dict[str, str]:
     """Normalised keyword → the text as written, for every keyword present: one regex pass over the text."""
-    if c.keywords is None:
-        return {}
     low = text.lower()
+    keywords = c.keywords_for(low) if c.phrases else None
+    if keywords is None:
+        return {}
     same = len(low) == len(text)  # lower() can change lengths for a few non-ASCII letters
     found: dict[str, str] = {}
     pos = 0
-    search = c.keywords.search
+    search = keywords.search
     while (m := search(low, pos)) is not None:
         start = m.start()
         if start and (low[start - 1].isalnum() or low[start - 1] == "_"):
@@ -192,7 +234,7 @@ def decide(text: str, config: Config, now: datetime, *, route: str | None = None
     if prefix_rule is not None and _others_hold(prefix_rule, body, tokens, now, c, {}):
         return _decided(config, prefix_rule, sent, tokens, prefix or "", f"the prompt starts with {prefix}")
 
-    found = _found_keywords(c, body) if c.keywords is not None else {}
+    found = _found_keywords(c, body) if c.phrases else {}
     hits: set[int] = set().union(*(c.by_keyword[k] for k in found)) if found else set()
     for rule in c.rest:
         if rule.keywords and rule.index not in hits:

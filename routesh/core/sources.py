@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from .config import Config
-from .configfile import builtin_text, parse
+from .configcache import parse_cached
 from .paths import config_dir, user_config_file
 from .yamlnodes import MAX_CHARS, ConfigError, Problem
 
@@ -132,7 +132,17 @@ def parse_bytes(data: bytes, file: str) -> Config:
     except UnicodeDecodeError as exc:
         raise ConfigError([Problem(file, data.count(b"\n", 0, exc.start) + 1,
                                    f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8")]) from None
-    return parse(text, file)
+    return parse_cached(text, file)
+
+
+def builtin_text() -> str:
+    """The built-in default routes.yaml shipped inside the package (the same file as the repo's routes.yaml)."""
+    return (Path(__file__).parent / "routes.yaml").read_text(encoding="utf-8")
+
+
+def parse_builtin() -> Config:
+    """The built-in default, parsed (from the cache when it was parsed before)."""
+    return parse_cached(builtin_text(), "<built-in routes.yaml>")
 
 
 @dataclass(frozen=True)
@@ -200,10 +210,10 @@ def load(flag: str | None, env: Mapping[str, str], cwd: Path, *, blank_ok: bool 
     if where.blank and not blank_ok:
         raise ConfigError([Problem(str(where.path), 0, f"the file is empty; {fix}")])
     if where.blank:
-        return Loaded(parse(builtin_text(), "<built-in routes.yaml>"), "builtin", None,
+        return Loaded(parse_builtin(), "builtin", None,
                       (*where.warnings, f"{where.path} is empty, so the built-in default is shown; {fix}"))
     if where.path is None:
-        config = parse(builtin_text(), "<built-in routes.yaml>")
+        config = parse_builtin()
     else:
         config = read_config(where.path)
     return Loaded(config, where.kind, where.path, where.warnings)

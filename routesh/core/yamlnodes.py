@@ -7,17 +7,28 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
-
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from typing import TYPE_CHECKING, Any
 
 from .errors import UserError
 
-try:  # libyaml is 5-10x faster; pure Python works the same
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover - depends on the build
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+if TYPE_CHECKING:
+    import yaml
+    from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+
+def _load_yaml() -> None:
+    """Import PyYAML on the first parse, not with this module: did_you_mean and ConfigError are wanted by every
+    command, YAML (~20 ms) only when a routes.yaml is actually read (not when the parsed config is cached)."""
+    global yaml, MappingNode, Node, ScalarNode, SequenceNode, _Loader
+    if "_Loader" in globals():
+        return
+    import yaml
+    from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+    try:  # libyaml is 5-10x faster; pure Python works the same
+        from yaml import CSafeLoader as _Loader
+    except ImportError:  # pragma: no cover - depends on the build
+        from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,7 @@ class ConfigError(UserError):
 
 def compose(text: str, file: str) -> Node | None:
     """Parse YAML text into a node tree of plain data, turning every failure into a located ConfigError."""
+    _load_yaml()
     _check_text(text, file)
     try:
         root = yaml.compose(text, Loader=_Loader)
@@ -99,6 +111,7 @@ def _check_text(text: str, file: str) -> None:
 
 def _check_depth(text: str, file: str) -> None:
     """Refuse nesting deeper than MAX_DEPTH, counted on the parser's events (iterative, so it cannot crash)."""
+    _load_yaml()
     depth = 0
     try:
         for event in yaml.parse(text, Loader=_Loader):
@@ -177,6 +190,7 @@ class Reader:
     """Walks a node tree, converting values and collecting every problem instead of stopping at the first."""
 
     def __init__(self, file: str) -> None:
+        _load_yaml()
         self.file = file
         self.problems: list[Problem] = []
 

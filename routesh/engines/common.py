@@ -9,8 +9,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Generator, Mapping
-from types import ModuleType
-from typing import Any, cast
+from typing import cast
 
 from ..core.events import EngineError, EngineRequest, Event
 from ..screening.keymask import mask_keys
@@ -175,25 +174,34 @@ def pump(
                 abort()
 
 
-def classify_sdk_error(exc: BaseException, req: EngineRequest, sdk: ModuleType,
-                       status_error: Callable[[Any, EngineRequest], EngineError], what: str) -> EngineError:
-    """Any exception from an official SDK (anthropic or openai: same hierarchy) or the transport as an EngineError."""
+def classify_wire_error(exc: BaseException, req: EngineRequest, what: str, *, answering: bool) -> EngineError:
+    """Any exception from the wire client (engines/wire.py) or the stream's parsing as an EngineError.
+
+    `answering`: the response had begun (a cut is "connection lost"), else nothing came back ("connection failed").
+    """
+    from .wire import WireError
+
     if isinstance(exc, EngineError):
         return exc
-    if isinstance(exc, sdk.APIStatusError):
-        return status_error(exc, req)
-    if isinstance(exc, sdk.APITimeoutError):
-        return EngineError(f"timed out after {req.timeout_s:g}s waiting for {req.model}", kind="timeout")
-    if isinstance(exc, sdk.APIConnectionError):
-        cause = exc.__cause__ or exc
-        return EngineError(scrub(f"connection failed: {cause}", req.api_key), kind="connection")
-    if isinstance(exc, sdk.APIError) and getattr(exc, "body", None) is not None:
-        return status_error(exc, req)  # an error object inside the stream
-    malformed = (json.JSONDecodeError, sdk.APIResponseValidationError)
-    if isinstance(exc, malformed) or type(exc).__name__ == "ValidationError":
+    if isinstance(exc, WireError):
+        if exc.kind == "timeout" and not answering:
+            return EngineError(f"timed out after {req.timeout_s:g}s waiting for {req.model}", kind="timeout")
+        label = ("timed out" if exc.kind == "timeout" else "connection lost") if answering else "connection failed"
+        return EngineError(scrub(f"{label}: {exc}", req.api_key), kind="timeout" if exc.kind == "timeout" else
+                           "connection")
+    if isinstance(exc, (ValueError, KeyError, TypeError, AttributeError)):  # json.JSONDecodeError is a ValueError
         return EngineError(scrub(f"malformed {what} in the stream: {exc}", req.api_key), kind="malformed")
     kind = transport_kind(exc)
     if kind is not None:
         return EngineError(scrub(f"{'timed out' if kind == 'timeout' else 'connection lost'}: {exc}", req.api_key),
                            kind=kind)  # type: ignore[arg-type]
     return EngineError(scrub(f"unexpected {type(exc).__name__}: {exc}", req.api_key), kind="malformed")
+
+
+def error_body(raw: bytes) -> tuple[object, str]:
+    """An error response's body: parsed JSON (or None) and its text, as the SDKs showed it."""
+    text = raw.decode("utf-8", "replace")
+    try:
+        return json.loads(text), text
+    except ValueError:
+        return None, text

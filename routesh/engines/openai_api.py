@@ -6,54 +6,44 @@ convention: OpenAI's prompt_tokens INCLUDE cached tokens, routesh's input_tokens
 so input = prompt_tokens - cached_tokens (- cache_write_tokens where a server reports them).
 finish_reason is mapped onto Anthropic's stop_reason words (stop→end_turn, length→max_tokens,
 tool_calls→tool_use, content_filter→refusal) so dispatch and the ledger see one vocabulary.
+The call goes over routesh's own wire client (engines/wire.py): the openai SDK is not imported.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 import threading
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from dataclasses import replace
 from typing import Any
 
+from .. import __version__
 from ..core.events import Done, EngineError, EngineRequest, Event, TextDelta, Usage
-from .common import Emitter, classify_sdk_error, looks_like_context_error, parse_retry_after, pump, scrub
+from .common import Emitter, classify_wire_error, error_body, looks_like_context_error, parse_retry_after, pump, scrub
 
 __all__ = ["stream", "preload"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-NO_KEY = "no-key"  # sent for `key: none` providers (local servers ignore it; the SDK insists on one)
+NO_KEY = "no-key"  # sent for `key: none` providers (local servers ignore it; the SDK sent it too)
 
 _FINISH = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "function_call": "tool_use",
            "content_filter": "refusal"}
 
-_clients: dict[tuple[str, str], Any] = {}
-_clients_lock = threading.Lock()
-
 
 def preload() -> None:
-    """Import the SDK and the modules a streamed call touches, off the critical path."""
-    import openai
-    import openai.resources.chat  # noqa: F401
-    import openai.types.chat  # noqa: F401
+    """Import what a streamed call touches (the wire client, the SSE parser, ssl), off the critical path."""
+    import ssl  # noqa: F401
 
-    _ = openai.OpenAI
+    from . import (
+        sse,  # noqa: F401
+        wire,  # noqa: F401
+    )
 
 
-def _client(req: EngineRequest) -> Any:
-    """One SDK client per (endpoint, key), reused so connections stay warm."""
-    import openai
-
-    base_url = (req.base_url or DEFAULT_BASE_URL).rstrip("/")
-    fingerprint = hashlib.sha256((req.api_key or "").encode()).hexdigest()
-    key = (base_url, fingerprint)
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            client = openai.OpenAI(api_key=req.api_key or NO_KEY, base_url=base_url, max_retries=0,
-                                   timeout=req.timeout_s)
-            _clients[key] = client
-    return client
+def _headers(req: EngineRequest) -> list[tuple[str, str]]:
+    """The request headers: a bearer key always (`key: none` sends a placeholder, as the SDK did)."""
+    return [("content-type", "application/json"), ("accept", "text/event-stream"),
+            ("authorization", f"Bearer {req.api_key or NO_KEY}"), ("user-agent", f"routesh/{__version__}")]
 
 
 def _params(req: EngineRequest) -> dict[str, Any]:
@@ -90,23 +80,21 @@ def _stream_error_status(etype: str | None, code: object) -> int:
     return 500
 
 
-def _status_error(exc: Any, req: EngineRequest) -> EngineError:
-    """An SDK APIStatusError (or an in-stream error object) as a classified EngineError."""
-    body = getattr(exc, "body", None)
+def _status_error(status: int | None, body: object, text: str, headers: Mapping[str, str] | None,
+                  req: EngineRequest) -> EngineError:
+    """An error response (or an in-stream error object: status None) as a classified EngineError."""
     err = body.get("error", body) if isinstance(body, dict) else None
     api_message = err.get("message") if isinstance(err, dict) else None
     etype = err.get("type") if isinstance(err, dict) else None
     code = err.get("code") if isinstance(err, dict) else None
-    status = getattr(exc, "status_code", None)
     if status is None or status < 400:  # an in-stream error object on a 200 response
         status = _stream_error_status(etype if isinstance(etype, str) else None, code)
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    text = api_message if isinstance(api_message, str) else str(getattr(exc, "message", exc))
+    if not isinstance(api_message, str):
+        api_message = text
     label = etype if isinstance(etype, str) else ""
     if isinstance(code, str) and code != label:
         label = f"{label} {code}".strip()
-    message = f"HTTP {status}" + (f" {label}" if label else "") + f": {text}"
+    message = f"HTTP {status}" + (f" {label}" if label else "") + f": {api_message}"
     request_id = headers.get("x-request-id") if headers is not None else None
     if request_id:
         message += f" (request-id {request_id})"
@@ -115,75 +103,113 @@ def _status_error(exc: Any, req: EngineRequest) -> EngineError:
         kind="http",
         status=status,
         retry_after=parse_retry_after(headers) if headers is not None else None,
-        context_too_long=looks_like_context_error(status, text, code if isinstance(code, str) else None),
+        context_too_long=looks_like_context_error(status, api_message, code if isinstance(code, str) else None),
     )
 
 
-def _classify(exc: BaseException, req: EngineRequest) -> EngineError:
-    """Any exception from the SDK or the transport as an EngineError."""
-    import openai
-
-    return classify_sdk_error(exc, req, openai, _status_error, "chunk")
-
-
-def _usage(u: Any) -> Usage:
+def _usage(u: dict[str, Any]) -> Usage:
     """OpenAI usage (prompt includes cached) → routesh Usage (input excludes cache tokens)."""
-    prompt = u.prompt_tokens or 0
-    details = getattr(u, "prompt_tokens_details", None)
-    cached = (getattr(details, "cached_tokens", None) or 0) if details is not None else 0
-    written = (getattr(details, "cache_write_tokens", None) or 0) if details is not None else 0
+    prompt = u.get("prompt_tokens") or 0
+    details = u.get("prompt_tokens_details")
+    cached = (details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
+    written = (details.get("cache_write_tokens") or 0) if isinstance(details, dict) else 0
     return Usage(
         input_tokens=max(0, prompt - cached - written),
-        output_tokens=u.completion_tokens or 0,
+        output_tokens=u.get("completion_tokens") or 0,
         cache_read_tokens=cached,
         cache_write_tokens=written,
     )
 
 
-def _produce(req: EngineRequest, emit: Emitter) -> None:
-    """Make the streamed call and emit events; runs on the pump's thread."""
-    try:
-        client = _client(req)
-        s = client.chat.completions.create(**_params(req), timeout=req.timeout_s)
-    except BaseException as exc:  # noqa: BLE001
-        raise _classify(exc, req) from None
-    usage: Usage | None = None
-    finish: str | None = None
-    refused = False
-    try:
-        for chunk in s:
-            if chunk.usage is not None:
-                usage = _usage(chunk.usage)
-            for choice in chunk.choices or ():
-                delta = choice.delta
-                if delta is not None:
-                    if delta.content:
-                        if not emit(TextDelta(delta.content)):
-                            return
-                    refusal_text = getattr(delta, "refusal", None)
-                    if refusal_text:
-                        refused = True
-                        if not emit(TextDelta(refusal_text)):
-                            return
-                if choice.finish_reason:
-                    finish = choice.finish_reason
-            if emit.stopped.is_set():
-                return
-    except BaseException as exc:  # noqa: BLE001
-        if usage is not None:  # some servers send usage on every chunk: what was reported still counts
-            emit(replace(usage, final=False))
-        raise _classify(exc, req) from None
-    finally:
-        s.close()
-    if finish is None:
-        if usage is not None:
-            emit(replace(usage, final=False))
-        raise EngineError("the stream ended before a finish_reason (connection cut or truncated)", kind="connection")
-    if usage is not None:
-        emit(usage)
-    emit(Done(stop_reason="refusal" if refused else _FINISH.get(finish, finish)))
+class _Call:
+    """One streamed call, so the pump can abort its socket on cancel or timeout."""
+
+    def __init__(self, req: EngineRequest) -> None:
+        self.req = req
+        self.response: Any = None
+        self.usage: Usage | None = None
+        self.finish: str | None = None
+        self.refused = False
+        self.done = False
+
+    def abort(self) -> None:
+        """Unblock a read in progress (the producer then stops)."""
+        if self.response is not None:
+            self.response.abort()
+
+    def produce(self, emit: Emitter) -> None:
+        """Make the streamed call and emit events; runs on the pump's thread."""
+        from . import wire
+        from .sse import SSEParser
+
+        req = self.req
+        try:
+            body = json.dumps(_params(req)).encode()
+            base = wire.target((req.base_url or DEFAULT_BASE_URL).rstrip("/"))
+            resp = self.response = wire.post(base, "/chat/completions", _headers(req), body, req.timeout_s)
+        except BaseException as exc:  # noqa: BLE001
+            raise classify_wire_error(exc, req, "chunk", answering=False) from None
+        try:
+            if resp.status >= 300:
+                parsed, text = error_body(resp.read())
+                raise _status_error(resp.status, parsed, f"Error code: {resp.status} - {parsed or text}",
+                                    resp.headers, req)
+            parser = SSEParser()
+            for piece in resp.chunks():
+                for ev in parser.feed(piece):
+                    if not self.on(ev.event, ev.data, emit):
+                        return
+                if emit.stopped.is_set():
+                    return
+            for ev in parser.close():
+                self.on(ev.event, ev.data, emit)
+        except BaseException as exc:  # noqa: BLE001
+            if self.usage is not None:  # some servers send usage on every chunk: what was reported still counts
+                emit(replace(self.usage, final=False))
+            raise classify_wire_error(exc, req, "chunk", answering=True) from None
+        finally:
+            resp.close()
+        if self.finish is None:
+            if self.usage is not None:
+                emit(replace(self.usage, final=False))
+            raise EngineError("the stream ended before a finish_reason (connection cut or truncated)",
+                              kind="connection")
+        if self.usage is not None:
+            emit(self.usage)
+        emit(Done(stop_reason="refusal" if self.refused else _FINISH.get(self.finish, self.finish)))
+
+    def on(self, event: str, data: str, emit: Emitter) -> bool:
+        """Handle one SSE event (a chunk); False once the consumer stopped listening."""
+        if self.done or data.startswith("[DONE]"):
+            self.done = True  # as the SDK did: what follows [DONE] is read but ignored
+            return True
+        chunk = json.loads(data)
+        if isinstance(chunk, dict) and chunk.get("error") and event in ("message", "error"):
+            err = chunk["error"]
+            message = err.get("message") if isinstance(err, dict) else None
+            raise _status_error(None, err, message if isinstance(message, str) and message
+                                else "An error occurred during streaming", None, self.req)
+        if event != "message":
+            return True
+        if chunk.get("usage") is not None:
+            self.usage = _usage(chunk["usage"])
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta")
+            if delta is not None:
+                if delta.get("content"):
+                    if not emit(TextDelta(delta["content"])):
+                        return False
+                refusal_text = delta.get("refusal")
+                if refusal_text:
+                    self.refused = True
+                    if not emit(TextDelta(refusal_text)):
+                        return False
+            if choice.get("finish_reason"):
+                self.finish = choice["finish_reason"]
+        return True
 
 
 def stream(req: EngineRequest, cancel: threading.Event | None = None) -> Generator[Event, None, None]:
     """Stream one Chat Completions call: TextDelta..., Usage (if reported), Done; EngineError on failure."""
-    return pump(lambda emit: _produce(req, emit), timeout_s=req.timeout_s, cancel=cancel, name="openai")
+    call = _Call(req)
+    return pump(call.produce, timeout_s=req.timeout_s, cancel=cancel, abort=call.abort, name="openai")

@@ -11,52 +11,14 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlsplit
+
+from ..engines.proxyenv import Proxy, proxy_for  # noqa: F401 - shared with the engines' wire client
 
 if TYPE_CHECKING:
     from .client import Conn, Origin
 
 MAX_PROXY_HEAD = 64 * 1024
-
-
-@dataclass(frozen=True)
-class Proxy:
-    """An HTTP proxy from the environment (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY), credentials kept apart."""
-
-    host: str
-    port: int
-    authorization: str | None = None  # Proxy-Authorization value, from user:password in the URL
-
-    @property
-    def shown(self) -> str:
-        """The proxy as it may appear in a message: never its credentials."""
-        return f"{self.host}:{self.port}"
-
-
-def proxy_for(origin: Origin, proxies: dict[str, str]) -> Proxy | None:
-    """The proxy a request to the origin goes through, as curl and urllib decide it: by scheme, then NO_PROXY.
-
-    `proxies` is urllib.request.getproxies_environment(); raises ValueError for a proxy that is not http://.
-    """
-    from urllib.request import proxy_bypass_environment
-
-    url = proxies.get(origin.scheme) or proxies.get("all")
-    if not url or proxy_bypass_environment(origin.host, proxies):
-        return None
-    if "://" not in url:
-        url = "http://" + url
-    parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
-        raise ValueError(f"only http:// proxies are supported, not {parts.scheme or '?'}:// (set in the environment)")
-    auth = None
-    if parts.username is not None:
-        import base64
-
-        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
-        auth = "Basic " + base64.b64encode(pair).decode("ascii")
-    return Proxy(parts.hostname, parts.port or 80, auth)
 
 
 class _Tunnel(asyncio.Protocol):

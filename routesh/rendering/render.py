@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from ..core.catalog import Catalog
 from ..core.config import Config, describe_rule
-from ..core.estimate import brief, explain, usd
+from ..core.estimate import brief, usd
 from ..core.estimate import short_tokens as tokens
 from ..core.plan import Plan
 
@@ -89,48 +89,19 @@ def _size(n: int) -> str:
 
 
 def show_plan(con: Console, plan: Plan) -> None:
-    """The human --dry-run: the decision line, then the evidence."""
+    """The human --dry-run on a rich console (the shell's /why): the decision line, then the evidence."""
     from rich.table import Table
     from rich.text import Text
 
-    allowed = plan.verdict.allowed
-    head = Text(decision_line(plan), style="bold" if allowed else "bold red")
+    from .plan_panel import plan_rows
+
+    head = Text(decision_line(plan), style="bold" if plan.verdict.allowed else "bold red")
     con.print(head, soft_wrap=True)
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim", no_wrap=True)
     grid.add_column()
-    grid.add_row("why", plan.decision.reason)
-    for note in plan.notes:
-        grid.add_row("note", Text(note, style="yellow"))
-    if plan.attachments:
-        grid.add_row("input", input_sizes(plan))
-    grid.add_row("profile", f"{plan.profile} ({plan.profile_why})")
-    if not plan.key_needed:
-        grid.add_row("key", "none needed")
-    elif plan.key_present:
-        grid.add_row("key", f"found in {plan.key_source}")
-    else:
-        from ..keys.secrets import how_to_set
-
-        grid.add_row("key", Text(f"missing: {how_to_set(plan.profile, plan.provider)}", style="yellow"))
-    for shared in plan.shared_keys:
-        grid.add_row("key shared", Text(shared.sentence(plan.profile), style="dim" if shared.allowed else "yellow"))
-    if plan.key_problem and not plan.key_present:  # a keyring problem matters only when no key was found
-        grid.add_row("keyring", Text(plan.key_problem.replace("\n", " "), style="dim"))
-    if plan.secrets:
-        grid.add_row("secrets", Text(plan.secrets, style="yellow"))
-    if plan.budget is not None:
-        grid.add_row("budget", Text(plan.budget.message, style="red" if plan.budget.over else ""))
-    if allowed:
-        grid.add_row("policy", Text("allowed" + (f": {plan.verdict.why}" if plan.budget and plan.budget.over else ""),
-                                    style="green"))
-    else:
-        grid.add_row("policy", Text(f"refused: {plan.verdict.why}", style="red"))
-    if plan.decision.fallbacks:
-        fbs = [fb + (" (skipped: not allowed)" if fb in dict(plan.verdict.skipped) else "")
-               for fb in plan.decision.fallbacks]
-        grid.add_row("fallback", " → ".join(fbs))
-    grid.add_row("cost", explain(plan.estimate))
+    for label, text, style in plan_rows(plan):
+        grid.add_row(label, Text(text, style=style))
     con.print(grid)
 
 

@@ -1,4 +1,4 @@
-"""routesh.engines.anthropic_api against the test upstream, over real sockets with the real SDK."""
+"""routesh.engines.anthropic_api against the test upstream, over real sockets (routesh's wire client, no SDK)."""
 
 from __future__ import annotations
 
@@ -274,9 +274,10 @@ def test_sdk_is_not_imported_until_needed() -> None:
     assert "httpx2" not in modules and "httpx" not in modules
 
 
-def test_preload_imports_the_sdk() -> None:
-    code = ("import sys, routesh.engines.anthropic_api as a; assert 'anthropic' not in sys.modules; "
-            "a.preload(); assert 'anthropic' in sys.modules")
+def test_preload_imports_the_wire_client_never_the_sdk() -> None:
+    code = ("import sys, routesh.engines.anthropic_api as a; a.preload(); "
+            "assert 'routesh.engines.wire' in sys.modules and 'routesh.engines.sse' in sys.modules; "
+            "assert 'anthropic' not in sys.modules and 'httpx' not in sys.modules and 'asyncio' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

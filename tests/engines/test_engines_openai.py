@@ -1,4 +1,4 @@
-"""routesh.engines.openai_api against the test upstream, over real sockets with the real SDK."""
+"""routesh.engines.openai_api against the test upstream, over real sockets (routesh's wire client, no SDK)."""
 
 from __future__ import annotations
 
@@ -202,7 +202,8 @@ def test_sdk_is_not_imported_until_needed() -> None:
     assert not {m for m in modules if m == "openai" or m.startswith("openai.")}
 
 
-def test_preload_imports_the_sdk() -> None:
-    code = ("import sys, routesh.engines.openai_api as o; assert 'openai' not in sys.modules; "
-            "o.preload(); assert 'openai' in sys.modules")
+def test_preload_imports_the_wire_client_never_the_sdk() -> None:
+    code = ("import sys, routesh.engines.openai_api as o; o.preload(); "
+            "assert 'routesh.engines.wire' in sys.modules and 'routesh.engines.sse' in sys.modules; "
+            "assert 'openai' not in sys.modules and 'httpx' not in sys.modules and 'asyncio' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
