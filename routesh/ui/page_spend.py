@@ -1,0 +1,145 @@
+"""The spend page (stacked by route and by profile, baseline line, savings) and the outcomes table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ..stats import StatsReport
+from . import svg
+from .html import esc, hidden, href, num, page, table, usd
+from .store import ReadOnlyLedger, Series, spend_series
+
+PERIODS = ("24h", "7d", "30d", "90d")
+
+
+def period_form(token: str, since: str, action: str) -> str:
+    """The period picker shared by the spend and outcomes pages (a GET form: no script needed)."""
+    opts = "".join(f'<option{" selected" if p == since else ""}>{esc(p)}</option>' for p in
+                   dict.fromkeys((*PERIODS, since)))
+    return (f'<form class="filters" method="get" action="{esc(action)}">{hidden({"token": token})}'
+            f'<label>Period <select name="since">{opts}</select></label><button>Show</button></form>')
+
+
+def _savings(actual: float, baseline: float | None) -> str:
+    """The period's savings in words: plainly says when routing cost more."""
+    if baseline is None:
+        return ('<p class="muted">No baseline is recorded in this ledger yet (requests recorded by a routesh '
+                "that prices each attempt against the baseline route show one).</p>")
+    diff = baseline - actual
+    if diff >= 0:
+        pct = f" ({diff / baseline:.0%} of the baseline)" if baseline > 0 else ""
+        return f'<p class="saved" data-savings="{diff:.6f}">Saved <strong>{usd(diff)}</strong>{pct} ' \
+               f"against the baseline's {usd(baseline)}.</p>"
+    return f'<p class="cost-more" data-savings="{diff:.6f}">Routing cost <strong>{usd(-diff)} more</strong> ' \
+           f"than the baseline's {usd(baseline)} in this period.</p>"
+
+
+def _chart(series: Series, label: str) -> str:
+    totals = {k: sum(series.spend[k]) for k in series.keys}
+    return (f"<figure>{svg.stacked_bars(series.days, series.spend, series.keys, series.baseline, label=label)}"
+            f"<figcaption>{svg.legend(series.keys, totals, baseline=series.baseline is not None)}</figcaption>"
+            "</figure>")
+
+
+def spend_page(ledger: ReadOnlyLedger | None, report: StatsReport | None, token: str, since: str,
+               since_dt: datetime, now: datetime) -> str:
+    """Totals, savings, the two stacked charts and the per-route table (the same numbers as `routesh stats`)."""
+    form = period_form(token, since, "/")
+    if ledger is None or report is None:
+        return page("Spend", form + _EMPTY, token=token, active="/")
+    tz = now.tzinfo
+    assert tz is not None
+    by_route = spend_series(ledger, "route", since_dt.timestamp(), now.timestamp() + 1, tz)
+    by_profile = spend_series(ledger, "profile", since_dt.timestamp(), now.timestamp() + 1, tz)
+    t = report.total
+    cards = [("Spend", usd(t.spend_usd), "spend"), ("Requests", num(t.requests), "requests"),
+             ("Attempts", num(t.attempts), "attempts"), ("Failed requests", num(t.failed_requests), "failed")]
+    if by_route.baseline_total is not None:
+        cards.insert(1, ("Baseline", usd(by_route.baseline_total), "baseline"))
+    if t.unpriced:
+        cards.append(("Unpriced attempts", num(t.unpriced), "unpriced"))
+    tiles = "".join(f'<div class="card" data-metric="{m}"><div class="label">{esc(k)}</div>'
+                    f'<div class="value">{v}</div></div>' for k, v, m in cards)
+    body = (f'{form}<section class="cards">{tiles}</section>{_savings(by_route.total, by_route.baseline_total)}'
+            f"<h2>By route</h2>{_chart(by_route, 'spend per day by route')}"
+            f"<h2>By profile</h2>{_chart(by_profile, 'spend per day by profile')}"
+            f"<h2>Routes in this period</h2>{_route_table(report, token, since)}")
+    return page("Spend", body, token=token, active="/")
+
+
+def _route_table(report: StatsReport, token: str, since: str) -> str:
+    rows = []
+    for g in report.groups:
+        link = f'<a href="{href("/requests", token, route=g.key, since=since)}">{esc(g.key)}</a>'
+        rows.append((link, num(g.requests), num(g.attempts), num(g.errors), usd(g.spend_usd),
+                     num(g.latency_p50_ms, ",.0f"), num(g.latency_p95_ms, ",.0f"),
+                     "—" if g.miss_rate is None else f"{g.miss_rate:.1%}"))
+    return table(("Route", "Requests", "Attempts", "Errors", "Spend", "p50 ms", "p95 ms", "Miss rate"), rows,
+                 cls="routes", sortable=True, numeric=range(1, 8))
+
+
+_EMPTY = ('<div class="empty"><p>No requests recorded yet.</p><p>Run a prompt (<code>routesh "hello"</code>), '
+          "open the shell (<code>routesh</code>) or start Claude Code through routesh (<code>routesh code</code>); "
+          "this page fills in as the ledger does.</p></div>")
+
+# the outcomes table: (field, heading, kind) where kind says how a cell is shown
+_OUTCOME_COLS: tuple[tuple[str, str, str], ...] = (
+    ("sessions", "Sessions", "n"), ("requests", "Requests", "n"), ("cost_usd", "Spend", "usd"),
+    ("baseline_cost_usd", "Baseline", "usd"), ("savings_usd", "Savings", "usd"),
+    ("cost_per_session", "Cost/session", "usd"), ("successful_sessions", "Successful", "n"),
+    ("cost_per_successful_session", "Cost/successful", "usd"), ("failed_tool_call_rate", "Failed tool calls", "rate"),
+    ("rejected_edit_rate", "Rejected edits", "rate"), ("re_ask_rate", "Re-asks", "rate"),
+    ("turns_per_session", "Turns/session", "f1"), ("wall_s_per_session", "Wall s/session", "f0"),
+)
+
+
+def outcomes_available() -> bool:
+    """Whether this routesh records outcome signals (the usage.outcomes module)."""
+    try:
+        from ..usage import outcomes  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _cell(row: dict[str, Any], field: str, kind: str, min_sessions: int) -> str:
+    v = row.get(field)
+    if kind == "usd":
+        return usd(v)
+    if kind == "n":
+        return num(v)
+    if kind == "rate":
+        n = row.get("sessions") or 0
+        if v is None:
+            return f'<span class="muted" title="fewer than {min_sessions} sessions">— <small>n={n}</small></span>'
+        return f'<span data-sort="{v}">{v:.1%} <small class="muted">n={n}</small></span>'
+    if v is None:
+        return "—"
+    return format(v, ",.1f" if kind == "f1" else ",.0f")
+
+
+def outcomes_page(report: dict[str, Any] | None, token: str, since: str, problem: str | None = None) -> str:
+    """Per route: sessions, cost per (successful) session and the outcome rates, each rate with its sample size."""
+    form = period_form(token, since, "/outcomes")
+    if problem:
+        return page("Outcomes", form + f'<div class="problem"><p>{esc(problem)}</p></div>', token=token,
+                    active="/outcomes")
+    if report is None:
+        return page("Outcomes", form + _EMPTY, token=token, active="/outcomes")
+    min_s = int(report.get("min_sessions") or 5)
+    head = ("Route", *(h for _, h, _ in _OUTCOME_COLS))
+    rows = [(esc(r.get("route")), *(_cell(r, f, k, min_s) for f, _, k in _OUTCOME_COLS))
+            for r in report.get("routes", [])]
+    total = report.get("total")
+    foot = ""
+    if total:
+        foot = table(head, [("<strong>all routes</strong>", *(_cell(total, f, k, min_s) for f, _, k in _OUTCOME_COLS))],
+                     cls="outcomes total", numeric=range(1, len(head)))
+    defs = report.get("definitions") or {}
+    legend = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in defs.items())
+    body = (f"{form}<p class=muted>Rates are shown only for routes with at least {min_s} sessions; "
+            "n is the number of sessions behind each rate. Click a heading to sort.</p>"
+            + table(head, rows, cls="outcomes", sortable=True, numeric=range(1, len(head))) + foot
+            + (f"<h2>Definitions</h2><dl class=defs>{legend}</dl>" if legend else ""))
+    return page("Outcomes", body, token=token, active="/outcomes")
