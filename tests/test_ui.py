@@ -223,7 +223,7 @@ def test_a_request_opens_to_its_routing_explanation(ui: UI) -> None:
     assert "<dt>Secrets found</dt><dd>none found</dd>" in body
     rid = next(r["request_id"] for r in rows(ui) if r["route"] == "cheap" and r["tag"] is None)
     status, _, body = ui.get(f"/request?id={rid}")
-    assert "rule 1: /cheap" in body and "routes.yaml, line 11)" in body
+    assert "rule 1: /cheap" in body and "routes.yaml, line 11</a>)" in body
     assert re.search(r"<td>input</td><td class=num>\d+</td><td class=num>\$1/M</td>", body)  # haiku's price
 
 

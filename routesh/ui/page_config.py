@@ -43,7 +43,7 @@ def config_page(state: ConfigState, token: str) -> str:
         origin = str(loaded.path) if loaded.path else "the built-in default"
         from ..commands.config_cmd import summary
 
-        parts.append(f'<p class="ok">Valid: <code>{esc(origin)}</code> ({esc(loaded.kind)}); '
+        parts.append(f'<p><strong class="ok">Valid:</strong> <code>{esc(origin)}</code> ({esc(loaded.kind)}); '
                      f"{esc(summary(state.ctx.config))}. Profile in use: <strong>{esc(state.ctx.choice.name)}</strong> "
                      f'<span class="muted">({esc(state.ctx.choice.why)})</span></p>')
         parts += [f'<p class="warn">{esc(w)}</p>' for w in loaded.warnings]

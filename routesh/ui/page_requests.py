@@ -73,7 +73,7 @@ def requests_page(ledger: ReadOnlyLedger | None, f: Filters, since: str, page_no
                 active="/requests", notice=notice)
 
 
-def _rule_line(label: str | None, config: Config | None, source: str) -> str:
+def _rule_line(label: str | None, config: Config | None, source: str, token: str) -> str:
     """'rule 2: prefix /cheap' with where that rule is in the config in use (when it still exists there)."""
     if not label:
         return '<span class="muted">no rule matched: the default route</span>'
@@ -84,13 +84,17 @@ def _rule_line(label: str | None, config: Config | None, source: str) -> str:
         except ValueError:
             return out
         if 0 <= idx < len(config.rules) and config.rules[idx].line:
-            out += f' <span class="muted">({esc(source)}, line {config.rules[idx].line})</span>'
+            line = config.rules[idx].line
+            out += f' <span class="muted">(<a href="{href("/config", token)}#L{line}">{esc(source)}, line {line}</a>)</span>'
     return out
 
 
 def _cost_split(a: dict[str, Any], config: Config | None) -> str:
     """The attempt's cost by token kind, priced as the catalog in use prices them."""
     from ..catalog import Catalog
+
+    if all(a.get(k) is None for k in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")):
+        return f'<p class="muted">No usage reported; recorded cost {usd(a.get("cost_usd"), 6)}.</p>'
 
     info = Catalog(config.models if config else {}).get(a["model"])
     kinds = (("input", a.get("input_tokens"), info.input if info else None),
@@ -121,7 +125,7 @@ def request_page(ledger: ReadOnlyLedger | None, request_id: str, token: str, con
         ("Request", f"<code>{esc(request_id)}</code>"),
         ("Time (UTC)", esc(first["ts"])),
         ("Profile", f"{esc(first['profile'])} <span class=muted>({esc(why_profile)})</span>"),
-        ("Rule", _rule_line(first.get("rule"), config, source)),
+        ("Rule", _rule_line(first.get("rule"), config, source, token)),
         ("Route chosen", esc(first["route"])),
         ("Fallbacks taken", esc(" → ".join(routes[1:])) if len(routes) > 1 else "none"),
         ("Retries", num(retries)),
@@ -138,7 +142,8 @@ def request_page(ledger: ReadOnlyLedger | None, request_id: str, token: str, con
                 f'<span class="status s-{esc(a["status"])}">{esc(a["status"])}</span></h2>')
         facts = definition_list([
             ("Via", esc(a["via"])),
-            ("Latency", f"{num(a.get('latency_ms'), ',.0f')} ms (first token {num(a.get('ttft_ms'), ',.0f')} ms)"),
+            ("Latency", f"{num(a.get('latency_ms'), ',.0f')} ms" + (
+                f" (first token after {num(a['ttft_ms'], ',.0f')} ms)" if a.get("ttft_ms") is not None else "")),
             *((("Error", f'<pre class="error">{esc(a["error"])}</pre>'),) if a.get("error") else ()),
             *((("Baseline cost", usd(a["baseline_cost_usd"], 6)),) if "baseline_cost_usd" in a else ()),
         ])
