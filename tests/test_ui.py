@@ -7,18 +7,16 @@ import re
 import socket
 import sqlite3
 import threading
-from html.parser import HTMLParser
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from clirun import routesh
-from upstream import Upstream
 from uiworld import (
     GW_SESSION,
     KEY,
     UI,
-    XSS_PROMPT,
     XSS_TAG,
     fill_ledger,
     home_env,
@@ -29,6 +27,7 @@ from uiworld import (
     stop,
     write_config,
 )
+from upstream import Upstream
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +65,8 @@ def test_the_token_is_compared_in_constant_time() -> None:
     assert "hmac.compare_digest" in inspect.getsource(server.Handler._refusal)
 
 
-@pytest.mark.parametrize("host", ["evil.example", "evil.example:{port}", "127.0.0.1:1", "localhost.evil.example:{port}"])
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:{port}", "127.0.0.1:1",
+                                  "localhost.evil.example:{port}"])
 def test_a_foreign_host_header_is_refused(ui: UI, host: str) -> None:
     status, _, body = ui.get("/", headers={"Host": host.format(port=ui.port)})
     assert status == 403 and "claude" not in body

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 from keyring_fixtures import skip_or_fail
-from upstream import Upstream
 from uiworld import UI, XSS_TAG, fill_ledger, running_ui, write_config
+from upstream import Upstream
 
 CHROMIUM = os.environ.get("ROUTESH_TEST_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -50,6 +50,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}; "
                         "choose another with --port N, or --port 0 for a free one") from None
+    import threading
+
+    threading.Thread(target=app.warm, name="routesh-ui-warm", daemon=True).start()
     url = server.url()
     print(f"routesh ui: {url}", flush=True)
     print("  read-only over " + str(path) + ("" if path.exists() else " (no requests yet)") +

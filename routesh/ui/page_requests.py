@@ -8,16 +8,17 @@ from ..config import Config
 from ..cost import cache_read_price, cache_write_price
 from ..yamlnodes import did_you_mean
 from .html import definition_list, esc, hidden, href, num, page, select, table, usd
-from .store import FILTERS, Filters, ReadOnlyLedger, distinct, log_page, request_attempts
+from .rollup import Rollup
+from .store import FILTERS, Filters, ReadOnlyLedger, log_page, request_attempts
 
 STATUSES = ("ok", "error", "partial", "refused", "cancelled")
 
 
-def filter_problems(ledger: ReadOnlyLedger, f: Filters, config: Config | None) -> list[str]:
+def filter_problems(menus: dict[str, list[str]], f: Filters, config: Config | None) -> list[str]:
     """One line per filter value nothing matches: an unknown route gets a did-you-mean, never an error page."""
     out = []
     if f.route is not None:
-        known = list(dict.fromkeys([*distinct(ledger, "route"), *(config.routes if config else ())]))
+        known = list(dict.fromkeys([*menus["route"], *(config.routes if config else ())]))
         if f.route not in known:
             out.append(f"unknown route '{f.route}'{did_you_mean(f.route, known)}; routes: {', '.join(known) or 'none'}")
     if f.status is not None and f.status not in STATUSES:
@@ -25,20 +26,20 @@ def filter_problems(ledger: ReadOnlyLedger, f: Filters, config: Config | None) -
     for name in ("profile", "model"):
         value = getattr(f, name)
         if value is not None:
-            known = distinct(ledger, name)
+            known = menus[name]
             if value not in known:
                 out.append(f"no request has {name} '{value}'{did_you_mean(value, known)}")
     return out
 
 
-def requests_page(ledger: ReadOnlyLedger | None, f: Filters, since: str, page_no: int, token: str,
+def requests_page(ledger: ReadOnlyLedger | None, rollup: Rollup, f: Filters, since: str, page_no: int, token: str,
                   config: Config | None) -> str:
     """The filter form, any did-you-mean, and one page of attempts, each linking to its explanation."""
     if ledger is None:
         return page("Requests", '<div class="empty"><p>No requests recorded yet.</p></div>', token=token,
                     active="/requests")
-    problems = filter_problems(ledger, f, config)
-    menus = {name: distinct(ledger, name, 100) for name in ("route", "profile", "model", "tag")}
+    menus = rollup.menus()
+    problems = filter_problems(menus, f, config)
     form = (f'<form class="filters" method="get" action="/requests">{hidden({"token": token})}'
             + select("route", menus["route"], f.route, label="Route")
             + select("profile", menus["profile"], f.profile, label="Profile")
@@ -85,7 +86,8 @@ def _rule_line(label: str | None, config: Config | None, source: str, token: str
             return out
         if 0 <= idx < len(config.rules) and config.rules[idx].line:
             line = config.rules[idx].line
-            out += f' <span class="muted">(<a href="{href("/config", token)}#L{line}">{esc(source)}, line {line}</a>)</span>'
+            link = f'<a href="{href("/config", token)}#L{line}">{esc(source)}, line {line}</a>'
+            out += f' <span class="muted">({link})</span>'
     return out
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from ..stats import StatsReport
 from . import svg
 from .html import esc, hidden, href, num, page, table, usd
-from .store import ReadOnlyLedger, Series, spend_series
+from .rollup import Window
 
 PERIODS = ("24h", "7d", "30d", "90d")
 
@@ -35,48 +33,50 @@ def _savings(actual: float, baseline: float | None) -> str:
            f"than the baseline's {usd(baseline)} in this period.</p>"
 
 
-def _chart(series: Series, label: str) -> str:
-    totals = {k: sum(series.spend[k]) for k in series.keys}
-    return (f"<figure>{svg.stacked_bars(series.days, series.spend, series.keys, series.baseline, label=label)}"
-            f"<figcaption>{svg.legend(series.keys, totals, baseline=series.baseline is not None)}</figcaption>"
-            "</figure>")
+def _chart(days: tuple[str, ...], per_day: dict[str, dict[str, float]], baseline: dict[str, float] | None,
+           totals: dict[str, float], label: str) -> str:
+    order = sorted(totals, key=lambda k: -totals[k])
+    series = {k: tuple(per_day.get(d, {}).get(k, 0.0) for d in days) for k in order}
+    line = None if baseline is None else tuple(baseline.get(d, 0.0) for d in days)
+    return (f"<figure>{svg.stacked_bars(days, series, order, line, label=label)}"
+            f"<figcaption>{svg.legend(order, totals, baseline=line is not None)}</figcaption></figure>")
 
 
-def spend_page(ledger: ReadOnlyLedger | None, report: StatsReport | None, token: str, since: str,
-               since_dt: datetime, now: datetime) -> str:
+def spend_page(w: Window | None, token: str, since: str) -> str:
     """Totals, savings, the two stacked charts and the per-route table (the same numbers as `routesh stats`)."""
     form = period_form(token, since, "/")
-    if ledger is None or report is None:
+    if w is None:
         return page("Spend", form + _EMPTY, token=token, active="/")
-    tz = now.tzinfo
-    assert tz is not None
-    by_route = spend_series(ledger, "route", since_dt.timestamp(), now.timestamp() + 1, tz)
-    by_profile = spend_series(ledger, "profile", since_dt.timestamp(), now.timestamp() + 1, tz)
-    t = report.total
-    cards = [("Spend", usd(t.spend_usd), "spend"), ("Requests", num(t.requests), "requests"),
-             ("Attempts", num(t.attempts), "attempts"), ("Failed requests", num(t.failed_requests), "failed")]
-    if by_route.baseline_total is not None:
-        cards.insert(1, ("Baseline", usd(by_route.baseline_total), "baseline"))
+    t = w.total
+    cards = [("Spend", usd(t.spend), "spend"), ("Requests", num(t.requests), "requests"),
+             ("Attempts", num(t.attempts), "attempts"), ("Errors", num(t.errors), "errors")]
+    if t.baseline is not None:
+        cards.insert(1, ("Baseline", usd(t.baseline), "baseline"))
     if t.unpriced:
         cards.append(("Unpriced attempts", num(t.unpriced), "unpriced"))
     tiles = "".join(f'<div class="card" data-metric="{m}"><div class="label">{esc(k)}</div>'
                     f'<div class="value">{v}</div></div>' for k, v, m in cards)
-    body = (f'{form}<section class="cards">{tiles}</section>{_savings(by_route.total, by_route.baseline_total)}'
-            f"<h2>By route</h2>{_chart(by_route, 'spend per day by route')}"
-            f"<h2>By profile</h2>{_chart(by_profile, 'spend per day by profile')}"
-            f"<h2>Routes in this period</h2>{_route_table(report, token, since)}")
+    route_totals = {k: v.spend for k, v in w.by_route.items()}
+    profile_totals = {k: v.spend for k, v in w.by_profile.items()}
+    body = (f'{form}<section class="cards">{tiles}</section>{_savings(t.spend, t.baseline)}'
+            f"<h2>By route</h2>{_chart(w.days, w.day_route, w.day_baseline, route_totals, 'spend per day by route')}"
+            f"<h2>By profile</h2>"
+            f"{_chart(w.days, w.day_profile, w.day_baseline, profile_totals, 'spend per day by profile')}"
+            f"<h2>Routes in this period</h2>{_route_table(w, token, since)}")
     return page("Spend", body, token=token, active="/")
 
 
-def _route_table(report: StatsReport, token: str, since: str) -> str:
+def _route_table(w: Window, token: str, since: str) -> str:
     rows = []
-    for g in report.groups:
-        link = f'<a href="{href("/requests", token, route=g.key, since=since)}">{esc(g.key)}</a>'
-        rows.append((link, num(g.requests), num(g.attempts), num(g.errors), usd(g.spend_usd),
-                     num(g.latency_p50_ms, ",.0f"), num(g.latency_p95_ms, ",.0f"),
-                     "—" if g.miss_rate is None else f"{g.miss_rate:.1%}"))
-    return table(("Route", "Requests", "Attempts", "Errors", "Spend", "p50 ms", "p95 ms", "Miss rate"), rows,
-                 cls="routes", sortable=True, numeric=range(1, 8))
+    base = w.total.baseline is not None
+    for key, g in sorted(w.by_route.items(), key=lambda kv: (-kv[1].spend, -kv[1].requests)):
+        link = f'<a href="{href("/requests", token, route=key, since=since)}">{esc(key)}</a>'
+        rows.append((link, num(g.requests), num(g.attempts), num(g.errors), usd(g.spend),
+                     *((usd(g.baseline), usd(None if g.baseline is None else g.baseline - g.spend)) if base else ()),
+                     "—" if not g.requests else f"{g.misses / g.requests:.1%}"))
+    head = ("Route", "Requests", "Attempts", "Errors", "Spend", *(("Baseline", "Savings") if base else ()),
+            "Miss rate")
+    return table(head, rows, cls="routes", sortable=True, numeric=range(1, len(head)))
 
 
 _EMPTY = ('<div class="empty"><p>No requests recorded yet.</p><p>Run a prompt (<code>routesh "hello"</code>), '

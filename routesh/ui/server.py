@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..ledger import LedgerError
 from .html import error_page
+from .rollup import Rollup
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
@@ -32,6 +33,7 @@ class App:
     config_flag: str | None = None
     profile_flag: str | None = None
     port: int = 0
+    rollup: Rollup = field(default_factory=Rollup)
     _local: threading.local = field(default_factory=threading.local)
 
     def ledger(self) -> Any:
@@ -44,6 +46,17 @@ class App:
         if not hasattr(self._local, "ledger"):
             self._local.ledger = open_ledger(self.ledger_path)
         return self._local.ledger
+
+    def warm(self) -> None:
+        """Fold the whole ledger into the rollup now (at start, in the background), so no page waits for it."""
+        try:
+            ledger = self.ledger()
+            if ledger is not None:
+                self.rollup.refresh(ledger)
+        except Exception:  # noqa: BLE001 - the first page reports any problem, plainly
+            pass
+        finally:
+            self.done()
 
     def done(self) -> None:
         """Close this request's ledger connection, if it opened one."""

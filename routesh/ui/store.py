@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from ..ledger import Ledger, LedgerError, iso_utc
 from ..ledger_schema import LOG_FIELDS
-from ..stats import SLOT_S
 
 FILTERS: tuple[str, ...] = ("route", "profile", "model", "status", "tag", "session")
 WAIT_MS = 1000  # a page waits at most this long for a writer's lock, then says the ledger is busy
 _COLUMN_OF = {"session": "session_id"}
 PAGE_SIZE = 50
-# an attempt that used nothing costs $0, as in `routesh stats` (ledger._COST_OR_FREE)
-_COST = ("CASE WHEN a.cost_usd IS NULL AND a.input_tokens IS NULL AND a.output_tokens IS NULL "
-         "THEN 0.0 ELSE a.cost_usd END")
 
 
 class ReadOnlyLedger(Ledger):
@@ -88,14 +82,6 @@ class Filters:
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
-def distinct(ledger: ReadOnlyLedger, name: str, limit: int = 200) -> list[str]:
-    """The values a filter can take, most used first (for the filter menus and did-you-mean)."""
-    col = _COLUMN_OF.get(name, name)
-    rows = ledger._query(  # noqa: SLF001
-        f"SELECT {col} FROM attempts WHERE {col} IS NOT NULL GROUP BY {col} ORDER BY COUNT(*) DESC LIMIT ?", (limit,))
-    return [str(r[0]) for r in rows]
-
-
 def log_page(ledger: ReadOnlyLedger, f: Filters, page: int = 0) -> tuple[list[dict[str, Any]], bool]:
     """One page of attempts, newest first, as `log --json` objects plus tag and session; and whether more follow."""
     where, params = f.where()
@@ -129,55 +115,3 @@ def request_attempts(ledger: ReadOnlyLedger, request_id: str) -> list[dict[str, 
             d["extra"] = {}
         out.append(d)
     return out
-
-
-@dataclass(frozen=True)
-class Series:
-    """Spend per local day, split by a key (route or profile), with the baseline per day when recorded."""
-
-    days: tuple[str, ...]
-    keys: tuple[str, ...]  # most expensive first
-    spend: dict[str, tuple[float, ...]]  # key → per-day spend, aligned with days
-    baseline: tuple[float, ...] | None  # per-day baseline spend; None when the ledger has no baseline column
-    total: float
-    baseline_total: float | None
-
-
-def spend_series(ledger: ReadOnlyLedger, by: str, since_ts: float, until_ts: float, tz: tzinfo) -> Series:
-    """Spend over time, one SQL pass grouped by 15-minute slot and key (slots never straddle a local midnight)."""
-    if by not in ("route", "profile"):
-        raise ValueError(f"spend is split by route or profile, not {by!r}")
-    base = "SUM(a.baseline_cost_usd)" if "baseline_cost_usd" in ledger.columns() else "NULL"
-    rows = ledger._query(  # noqa: SLF001
-        f"SELECT CAST(a.ts / {SLOT_S} AS INTEGER) AS slot, a.{by}, SUM({_COST}), {base} FROM attempts a "
-        "WHERE a.ts >= ? AND a.ts < ? GROUP BY slot, a." + by, (since_ts, until_ts))
-    per: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    base_day: dict[str, float] = defaultdict(float)
-    day_of: dict[int, str] = {}
-    for slot, key, cost, baseline in rows:
-        day = day_of.get(slot)
-        if day is None:
-            day = day_of[slot] = datetime.fromtimestamp(slot * SLOT_S, tz).date().isoformat()
-        per[str(key)][day] += cost or 0.0
-        if baseline is not None:
-            base_day[day] += baseline
-    days = _days(since_ts, until_ts, tz)
-    keys = tuple(sorted(per, key=lambda k: -sum(per[k].values())))
-    spend = {k: tuple(per[k].get(d, 0.0) for d in days) for k in keys}
-    has_base = base != "NULL"
-    total = sum(sum(v) for v in spend.values())
-    return Series(days, keys, spend, tuple(base_day.get(d, 0.0) for d in days) if has_base else None, total,
-                  sum(base_day.values()) if has_base else None)
-
-
-def _days(since_ts: float, until_ts: float, tz: tzinfo) -> tuple[str, ...]:
-    """Every local day from the window's first to its last, as ISO dates."""
-    from datetime import timedelta
-
-    day = datetime.fromtimestamp(since_ts, tz).date()
-    last = datetime.fromtimestamp(max(since_ts, until_ts - 1e-3), tz).date()
-    out = []
-    while day <= last and len(out) < 800:
-        out.append(day.isoformat())
-        day += timedelta(days=1)
-    return tuple(out)

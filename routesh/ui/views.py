@@ -34,30 +34,13 @@ def render(app: App, path: str, q: dict[str, str], now: datetime) -> tuple[int, 
     return 200, view(app, q, now)
 
 
-def _catalog_price(app: App) -> Any:
-    from ..catalog import Catalog
-    from .page_config import load
-
-    state = load(app.config_flag, app.profile_flag)
-    catalog = state.ctx.catalog if state.ctx else Catalog()
-
-    def price(model: str) -> float | None:
-        info = catalog.get(model)
-        return info.input if info else None
-
-    return price
-
-
 def _spend(app: App, q: dict[str, str], now: datetime) -> str:
     from .page_spend import spend_page
 
     since, since_dt, problem = _since(q, now)
     ledger = app.ledger()
-    report = None
-    if ledger is not None:
-        report = ledger.stats(since_dt, "route", input_price=_catalog_price(app), tz=now.tzinfo)
-    html = spend_page(ledger, report, app.token, since, since_dt, now)
-    return _with_notice(html, problem)
+    w = None if ledger is None else app.rollup.window(ledger, since_dt.timestamp(), now.timestamp() + 1)
+    return _with_notice(spend_page(w, app.token, since), problem)
 
 
 def _with_notice(html: str, problem: str) -> str:
@@ -99,7 +82,11 @@ def _requests(app: App, q: dict[str, str], now: datetime) -> str:
     except ValueError:
         page_no = 0
     state = load(app.config_flag, app.profile_flag)
-    html = requests_page(app.ledger(), f, since_text, page_no, app.token, state.ctx.config if state.ctx else None)
+    ledger = app.ledger()
+    if ledger is not None:
+        app.rollup.refresh(ledger)
+    html = requests_page(ledger, app.rollup, f, since_text, page_no, app.token,
+                         state.ctx.config if state.ctx else None)
     return _with_notice(html, problem)
 
 
@@ -127,7 +114,8 @@ def _config(app: App, q: dict[str, str], now: datetime) -> str:
 
 def dry_run(app: App, prompt: str, route: str | None) -> dict[str, Any]:
     """The playground's answer: the dry-run JSON, with budgets counted from the read-only ledger."""
-    from .page_config import dry_run as plan, load
+    from .page_config import dry_run as plan
+    from .page_config import load
 
     def spent(profile: str, day: datetime, month: datetime) -> tuple[float, float]:
         from ..errors import PolicyRefusal
