@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config import Config
 from ..context import Context, build
 from ..errors import UserError
 from ..plan import SpentFn
@@ -41,10 +42,9 @@ def config_page(state: ConfigState, token: str) -> str:
     if state.ctx is not None:
         loaded = state.ctx.loaded
         origin = str(loaded.path) if loaded.path else "the built-in default"
-        from ..commands.config_cmd import summary
-
         parts.append(f'<p><strong class="ok">Valid:</strong> <code>{esc(origin)}</code> ({esc(loaded.kind)}); '
-                     f"{esc(summary(state.ctx.config))}. Profile in use: <strong>{esc(state.ctx.choice.name)}</strong> "
+                     f"{esc(_summary(state.ctx.config))}. Profile in use: "
+                     f"<strong>{esc(state.ctx.choice.name)}</strong> "
                      f'<span class="muted">({esc(state.ctx.choice.why)})</span></p>')
         parts += [f'<p class="warn">{esc(w)}</p>' for w in loaded.warnings]
     if state.problems:
@@ -57,19 +57,25 @@ def config_page(state: ConfigState, token: str) -> str:
     if state.error:
         parts.append(f'<div class="problem"><p>{esc(state.error)}</p></div>')
     text = _text(state.path)
+    title = str(state.path)
+    if text is None and state.ctx is not None and state.ctx.loaded.path is None:
+        from ..configfile import builtin_text
+
+        text, title = builtin_text(), "The built-in default"
     if text is not None:
         bad = {p.line for p in state.problems if p.line}
         lines = "".join(f'<li{" class=bad" if i in bad else ""} id="L{i}"><code>{esc(line) or " "}</code></li>'
                         for i, line in enumerate(text.splitlines(), 1))
-        parts.append(f'<h2>{esc(state.path)}</h2><ol class="source">{lines}</ol>')
-    elif state.ctx is not None:
-        import yaml
-
-        from ..commands.config_cmd import as_data
-
-        shown = yaml.safe_dump(as_data(state.ctx.config), sort_keys=False, allow_unicode=True, width=100)
-        parts.append(f'<h2>The built-in default</h2><pre class="source">{esc(shown)}</pre>')
+        parts.append(f'<h2>{esc(title)}</h2><ol class="source">{lines}</ol>')
     return page("Config", "".join(parts), token=token, active="/config")
+
+
+def _summary(c: Config) -> str:
+    """'2 providers, 3 routes, …; default route R, default profile P' (as `routesh config check` says it)."""
+    n = lambda k, word: f"{k} {word}{'' if k == 1 else 's'}"  # noqa: E731
+    return ", ".join((n(len(c.providers), "provider"), n(len(c.routes), "route"), n(len(c.rules), "rule"),
+                      n(len(c.profiles), "profile"))) + \
+        f"; default route {c.default_route}, default profile {c.default_profile}"
 
 
 def _text(path: Path | None) -> str | None:
