@@ -178,3 +178,13 @@ def test_real_claude_shows_it_in_a_terminal(tmp_path: Path, upstream: Upstream, 
         assert "Hello from claude-sonnet-4-6" in screen
     finally:
         subprocess.run(["tmux", "-S", sock, "kill-server"], capture_output=True, timeout=10)
+
+
+def test_session_id_is_read_without_json() -> None:
+    from routesh.usage.statusline import session_id
+
+    assert session_id(json.dumps({"hook_event_name": "Status", "session_id": SID, "cwd": "/x"}).encode()) == SID
+    assert session_id(b'{"session_id" :  "abc" }') == "abc"
+    for odd in (b"", b"{}", b'{"session_id": 5}', b'{"session_id": "a\\"b"}', b'{"session_id_x": "a"}',
+                b'{"session_id": "unterminated'):
+        assert session_id(odd) is None, odd

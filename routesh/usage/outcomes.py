@@ -40,8 +40,8 @@ _COST = ("CASE WHEN a.cost_usd IS NULL AND a.input_tokens IS NULL AND a.output_t
 class _Route:
     """Running totals for one route (mutable: one pass over many rows)."""
 
-    __slots__ = ("name", "sessions", "requests", "cost", "baseline", "savings", "tools", "tool_calls", "failed",
-                 "edits", "rejected", "re_asks", "misses", "turns")
+    __slots__ = ("name", "sessions", "requests", "cost", "baseline", "savings", "tools", "tool_text", "tool_calls",
+                 "failed", "edits", "rejected", "re_asks", "misses", "turns")
 
     def __init__(self, name: str | None) -> None:
         self.name = name
@@ -49,6 +49,7 @@ class _Route:
         self.requests = 0
         self.cost = self.baseline = self.savings = 0.0
         self.tools: dict[str, int] = {}
+        self.tool_text: dict[str, int] = {}  # `tools` column values seen, parsed once each at the end
         self.tool_calls = self.failed = self.edits = self.rejected = self.re_asks = self.misses = self.turns = 0
 
 
@@ -59,12 +60,16 @@ def outcomes_report(ledger: Ledger, *, since_ts: float | None, until_ts: float |
     from ..ledger import _filters, iso_utc
 
     where, params = _filters(since=since_ts, until=until_ts, profile=profile)
-    sql = (f"SELECT a.request_id, a.session_id, a.ts, a.route, {_COST}, a.baseline_cost_usd, a.latency_ms, "
-           "a.status, a.tool_calls, a.failed_tool_calls, a.edits, a.rejected_edits, a.tools, a.turn, "
-           "a.prompt_sketch, a.prompt_sha256, m.request_id IS NOT NULL "
-           f"FROM attempts a LEFT JOIN misses m ON m.request_id = a.request_id{where} ORDER BY a.ts, a.id")
+    # No join and no ORDER BY: a plain scan (rowid or ts order, both oldest first); misses are a small set.
+    # Text only where it is needed (a turn's prompt hash, a signals row's tools): 100k rows of strings cost.
+    sql = (f"SELECT a.request_id, a.session_id, a.ts, a.route, {_COST}, a.baseline_cost_usd, "
+           "a.ts + COALESCE(a.latency_ms, 0) / 1000.0, a.status = 'ok', a.tool_calls, a.failed_tool_calls, a.edits, "
+           "a.rejected_edits, CASE WHEN a.tool_calls THEN a.tools END, a.turn, "
+           f"CASE WHEN a.turn THEN a.prompt_sketch END, CASE WHEN a.turn THEN a.prompt_sha256 END "
+           f"FROM attempts a{where}")
     rows = ledger._query(sql, params)
-    per_route, sessions = _fold(rows)
+    misses = {r for (r,) in ledger._query("SELECT request_id FROM misses")}
+    per_route, sessions = _fold(rows, misses)
     names = list(routes) if routes is not None else sorted(per_route, key=lambda r: (-per_route[r].cost, r))
     total = _Route(None)
     for acc in per_route.values():
@@ -80,19 +85,21 @@ def outcomes_report(ledger: Ledger, *, since_ts: float | None, until_ts: float |
     }
 
 
-def _fold(rows: list[tuple[Any, ...]]) -> tuple[dict[str, _Route], dict[str, list[Any]]]:
-    """Rows (oldest first) → per-route totals and per-session [start, end, successful]."""
+Turn = tuple[float, str | None, int | None, str, str]  # (ts, prompt sha, sketch, route, request id)
+
+
+def _fold(rows: list[tuple[Any, ...]], misses: set[str]) -> tuple[dict[str, _Route], dict[str, list[Any]]]:
+    """Rows (a request's first row first) → per-route totals and per-session [start, end, successful]."""
     per_route: dict[str, _Route] = {}
-    sessions: dict[str, list[Any]] = {}  # key → [first ts, last end ts, ok so far]
-    req_route: dict[str, tuple[str, str]] = {}  # request id → (its route, its session key)
+    sessions: dict[str, list[Any]] = {}  # key → [first ts, last end ts, successful so far]
+    req: dict[str, tuple[_Route, list[Any]]] = {}  # request id → (its route's totals, its session)
     answered: set[str] = set()
-    turns: dict[str, list[tuple[float, str | None, int | None, str, str]]] = {}  # session → (ts, sha, sketch, route, rid)
-    for (rid, sid, ts, route, cost, base, lat, status, calls, failed, edits, rejected, tools, turn, sk, sha,
-         miss) in rows:
-        first = req_route.get(rid)
-        if first is None:
+    turns: dict[str, list[Turn]] = {}
+    for (rid, sid, ts, route, cost, base, end, ok, calls, failed, edits, rejected, tools, turn, sk,
+         sha) in rows:
+        got = req.get(rid)
+        if got is None:
             key = sid or "req:" + rid
-            first = req_route[rid] = (route, key)
             acc = per_route.get(route)
             if acc is None:
                 acc = per_route[route] = _Route(route)
@@ -100,18 +107,15 @@ def _fold(rows: list[tuple[Any, ...]]) -> tuple[dict[str, _Route], dict[str, lis
             acc.sessions.add(key)
             s = sessions.get(key)
             if s is None:
-                s = sessions[key] = [ts, ts, True]
-            if miss:
-                acc.misses += 1
-                s[2] = False
+                s = sessions[key] = [ts, ts, True, key]
+            elif ts < s[0]:
+                s[0] = ts
+            req[rid] = (acc, s)
         else:
-            acc = per_route[first[0]]
-            key = first[1]
-            s = sessions[key]
-        end = ts + (lat or 0.0) / 1000
+            acc, s = got
         if end > s[1]:
             s[1] = end
-        if status == "ok":
+        if ok:
             answered.add(rid)
         if cost is not None:
             acc.cost += cost
@@ -119,30 +123,50 @@ def _fold(rows: list[tuple[Any, ...]]) -> tuple[dict[str, _Route], dict[str, lis
                 acc.savings += base - cost
         if base is not None:
             acc.baseline += base
-        if calls:
-            acc.tool_calls += calls
-            parse_tools(tools, acc.tools)
-        if failed:
-            acc.failed += failed
-        if edits:
-            acc.edits += edits
-        if rejected:
-            acc.rejected += rejected
-            s[2] = False
+        if calls is not None:  # the request's signals row
+            if calls:
+                acc.tool_calls += calls
+                if tools:
+                    acc.tool_text[tools] = acc.tool_text.get(tools, 0) + 1
+            if failed:
+                acc.failed += failed
+            if edits:
+                acc.edits += edits
+            if rejected:
+                acc.rejected += rejected
+                s[2] = False
         if turn:
             acc.turns += 1
-            seen = turns.setdefault(key, [])
-            for ets, esha, esk, eroute, erid in reversed(seen):
-                if ts - ets > RE_ASK_WINDOW_S:
-                    break
-                if erid in answered and ((sha and sha == esha) or (sk is not None and esk is not None
-                                                                     and near(sk, esk))):
-                    per_route[eroute].re_asks += 1
-                    if eroute != first[0]:
-                        s[2] = False
-                    break
-            seen.append((ts, sha, sk, first[0], rid))
+            turns.setdefault(s[3], []).append((ts, sha, sk, acc.name, rid))  # type: ignore[arg-type]
+    for rid in misses:
+        got = req.get(rid)
+        if got is not None:
+            got[0].misses += 1
+            got[1][2] = False
+    for key, seen in turns.items():
+        _re_asks(seen, answered, per_route, sessions[key])
+    for acc in per_route.values():
+        for text, n in acc.tool_text.items():
+            one: dict[str, int] = {}
+            parse_tools(text, one)
+            for tool, k in one.items():
+                acc.tools[tool] = acc.tools.get(tool, 0) + k * n
     return per_route, sessions
+
+
+def _re_asks(seen: list[Turn], answered: set[str], per_route: dict[str, _Route], session: list[Any]) -> None:
+    """Count a session's re-asks (on the earlier prompt's route); one answered on another route fails the session."""
+    seen.sort()
+    for i, (ts, sha, sk, route, _) in enumerate(seen):
+        for j in range(i - 1, -1, -1):
+            ets, esha, esk, eroute, erid = seen[j]
+            if ts - ets > RE_ASK_WINDOW_S:
+                break
+            if erid in answered and ((sha and sha == esha) or (sk is not None and esk is not None and near(sk, esk))):
+                per_route[eroute].re_asks += 1
+                if eroute != route:
+                    session[2] = False
+                break
 
 
 def _merge(total: _Route, acc: _Route) -> None:

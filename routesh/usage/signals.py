@@ -73,24 +73,41 @@ def normalized_words(text: str) -> list[str]:
     return _WORD.findall(text.casefold())
 
 
+SKETCH_WORDS = 1000  # a pasted page is sketched by its first thousand words (a re-ask repeats the start too)
+_LANE = 16  # bits per counter: up to 65,535 features (2 * SKETCH_WORDS fit)
+# byte value → its 8 bits spread into 8 counters of _LANE bits, so a feature is added with 8 big-int adds
+_SPREAD = tuple(sum(((b >> i) & 1) << (i * _LANE) for i in range(8)) for b in range(256))
+
+
 def sketch(text: str) -> int | None:
     """A 64-bit simhash of the prompt's words and word pairs (signed, for SQLite); None for an empty prompt.
 
     Equal after normalising → equal sketches; a word or two changed in a longer prompt → a few bits apart.
+    Each bit is set when most features' hashes have it set; the 64 counters live in one big integer.
     """
-    words = normalized_words(text)
+    words = normalized_words(text[: SKETCH_WORDS * 32])[:SKETCH_WORDS]
     if not words:
         return None
     feats = words + [a + " " + b for a, b in zip(words, words[1:], strict=False)]
-    weights = [0] * 64
+    acc = [0] * 8  # per digest byte: 8 counters of _LANE bits each (small ints: cheap adds)
+    spread = _SPREAD
     for f in feats:
-        h = int.from_bytes(blake2b(f.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big")
-        for bit in range(64):
-            weights[bit] += 1 if h >> bit & 1 else -1
+        b0, b1, b2, b3, b4, b5, b6, b7 = blake2b(f.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        acc[0] += spread[b0]
+        acc[1] += spread[b1]
+        acc[2] += spread[b2]
+        acc[3] += spread[b3]
+        acc[4] += spread[b4]
+        acc[5] += spread[b5]
+        acc[6] += spread[b6]
+        acc[7] += spread[b7]
+    n = len(feats)
+    mask = (1 << _LANE) - 1
     value = 0
-    for bit in range(64):
-        if weights[bit] > 0:
-            value |= 1 << bit
+    for j, counters in enumerate(acc):
+        for i in range(8):
+            if 2 * ((counters >> (i * _LANE)) & mask) > n:
+                value |= 1 << (j * 8 + i)
     return value - (1 << 64) if value >= 1 << 63 else value
 
 

@@ -9,7 +9,6 @@ already had (`--then CMD`) is run with the same input and shown after ours.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import sys
 import time
@@ -78,6 +77,21 @@ def theirs(command: str, data: bytes) -> str:
     return p.stdout.decode("utf-8", "replace").rstrip("\n")
 
 
+def session_id(data: bytes) -> str | None:
+    """The "session_id" string of Claude Code's input, read without json (its import alone costs more than the rest)."""
+    at = data.find(b'"session_id"')
+    if at < 0:
+        return None
+    colon = data.find(b":", at + 12)
+    if colon < 0 or data[at + 12:colon].strip():
+        return None
+    rest = data[colon + 1:colon + 400].lstrip()
+    end = rest.find(b'"', 1)
+    if not rest.startswith(b'"') or end < 0 or b"\\" in rest[:end]:
+        return None
+    return rest[1:end].decode("utf-8", "replace") or None
+
+
 def parse(argv: list[str]) -> dict[str, str]:
     """--name value pairs (argparse would cost more than the whole rest of this script)."""
     out: dict[str, str] = {}
@@ -95,9 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parse(sys.argv[1:] if argv is None else argv)
         data = sys.stdin.buffer.read() if not sys.stdin.isatty() else b""
-        info = json.loads(data) if data.strip() else {}
-        session = info.get("session_id") if isinstance(info, dict) else None
-        line = ours(args["ledger"], args.get("profile", ""), session if isinstance(session, str) else None,
+        line = ours(args["ledger"], args.get("profile", ""), session_id(data),
                     float(args["daily"]) if args.get("daily") else None,
                     float(args["monthly"]) if args.get("monthly") else None, time.time())
     except Exception:  # noqa: BLE001 - never break Claude Code's display
