@@ -71,7 +71,7 @@ def focused(all_reqs: list[list[dict[str, Any]]]) -> bool:
     from routesh.catalog import Catalog
     from routesh.configfile import builtin_text, parse
     from routesh.gateway.classify import latest_user_text
-    from routesh.usage.baseline import baseline_cost
+    from routesh.baseline import baseline_cost
 
     config = parse(builtin_text(), "<built-in>")
     catalog = Catalog(config.models)

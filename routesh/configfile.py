@@ -90,7 +90,7 @@ def parse(text: str, file: str) -> Config:
     default_route = r.string(top.get("default_route"), "default_route") or ("default" if "default" in routes else None)
     default_profile = r.string(top.get("default_profile"), "default_profile") or next(iter(profiles))
 
-    from .usage.baseline import parse_baseline
+    from .baseline import parse_baseline
 
     baseline = parse_baseline(r, top.get("baseline"), routes)
     _cross_check(r, top, providers, routes, rules, profiles, code, default_route, default_profile)

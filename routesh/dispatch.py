@@ -22,8 +22,8 @@ from .errors import UserError
 from .estimate import DEFAULT_MAX_OUTPUT
 from .events import AttemptRecord, Done, EngineError, EngineRequest, Event, Message, TextDelta, Usage
 from .policy import BudgetVerdict, step_refusal
-from .usage.baseline import usage_baseline
-from .usage.signals import turn_fields
+from .baseline import usage_baseline
+from .outcome_signals import turn_fields
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 DEFAULT_RETRIES = 2

@@ -122,8 +122,8 @@ class AttemptRecord:
     prompt: str | None = None
     tag: str | None = None
     session_id: str | None = None
-    baseline_cost_usd: float | None = None  # the same tokens priced on the baseline model (usage/baseline.py)
-    tool_calls: int | None = None  # outcome signals (usage/signals.py): set on a request's first row only
+    baseline_cost_usd: float | None = None  # the same tokens priced on the baseline model (baseline.py)
+    tool_calls: int | None = None  # outcome signals (outcome_signals.py): set on a request's first row only
     failed_tool_calls: int | None = None
     edits: int | None = None
     rejected_edits: int | None = None

@@ -70,7 +70,7 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         4,
         "baseline price and outcome signals",
         (
-            # what the attempt would have cost on the baseline model, same token counts (usage/baseline.py)
+            # what the attempt would have cost on the baseline model, same token counts (baseline.py)
             "ALTER TABLE attempts ADD COLUMN baseline_cost_usd REAL",
             # outcome signals (gateway/signals.py), counted once per request on its first recorded row; NULL: not seen
             "ALTER TABLE attempts ADD COLUMN tool_calls INTEGER",

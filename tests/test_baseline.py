@@ -9,7 +9,7 @@ import pytest
 from routesh.catalog import Catalog
 from routesh.configfile import builtin_text, parse
 from routesh.events import Usage
-from routesh.usage.baseline import baseline_cost, resolve, usage_baseline
+from routesh.baseline import baseline_cost, resolve, usage_baseline
 from routesh.yamlnodes import ConfigError
 
 BASE = builtin_text()

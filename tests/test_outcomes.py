@@ -13,7 +13,7 @@ from routesh import ledger as ledger_mod
 from routesh.events import AttemptRecord
 from routesh.ledger import Ledger
 from routesh.usage.outcomes import MIN_SESSIONS, outcomes_report
-from routesh.usage.signals import sketch
+from routesh.outcome_signals import sketch
 
 T0 = 1_736_510_400.0
 

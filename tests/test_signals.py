@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from routesh.gateway.signals import SignalTracker, session_of
-from routesh.usage.signals import NEAR_BITS, is_rejection, near, parse_tools, sketch, tools_text
+from routesh.outcome_signals import NEAR_BITS, is_rejection, near, parse_tools, sketch, tools_text
 
 # The permission-denied tool_results of claude 2.1.197: -p mode without permission (captured from a real run
 # against tests/upstream.py), and the interactive "No" (its fixed text in the claude binary).

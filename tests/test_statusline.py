@@ -52,7 +52,7 @@ def test_the_line_from_the_ledger(ledger: Path) -> None:
     profile = Profile("personal", budget=Budget(daily_usd=5.0))
     out = run_line(status_command(ledger, profile, None), json.dumps({"session_id": SID, "model": {}}))
     assert out.returncode == 0 and out.stderr == ""
-    assert out.stdout == ("routesh · quick → claude-haiku-4-5 · session $0.40 · today $1.40/$5.00 · saved $0.20\n")
+    assert out.stdout == "routesh · quick → claude-haiku-4-5 · session $0.40 · today $1.40/$5.00 · saved $0.20\n"
 
 
 def test_a_session_dearer_than_the_baseline_says_so(tmp_path: Path) -> None:

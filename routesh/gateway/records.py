@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import Provider, Route
 from ..events import AttemptRecord
 from .attempts import scrub
-from ..usage.baseline import baseline_cost
+from ..baseline import baseline_cost
 from .ledger_writer import LedgerWriter, Log
 from .signals import SignalTracker
 

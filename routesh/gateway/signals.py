@@ -12,7 +12,7 @@ import json
 from collections import OrderedDict
 from typing import Any
 
-from ..usage.signals import EDIT_TOOLS, Signals, is_rejection, result_text, sketch, tools_text
+from ..outcome_signals import EDIT_TOOLS, Signals, is_rejection, result_text, sketch, tools_text
 
 MAX_SESSIONS = 512  # sessions remembered; the least recently seen is forgotten (its next request counts its tail)
 NOT_TURNS = frozenset({"background", "subagent"})  # Claude Code's own requests, never a prompt a person typed

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .signals import NEAR_BITS, RE_ASK_WINDOW_S, near, parse_tools
+from ..outcome_signals import NEAR_BITS, RE_ASK_WINDOW_S, near, parse_tools
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
@@ -26,7 +26,8 @@ DEFINITIONS = {
     "rejected_edit": "an Edit/Write/MultiEdit/NotebookEdit tool use answered by Claude Code's permission-denied "
                      "tool_result (the user said no, or -p mode had no permission)",
     "re_ask": f"a typed prompt equal or nearly equal (simhash of its words within {NEAR_BITS} of 64 bits) to an "
-              f"earlier answered prompt of the same session less than {RE_ASK_WINDOW_S / 60:.0f} minutes before; counted "
+              f"earlier answered prompt of the same session less than {RE_ASK_WINDOW_S / 60:.0f} minutes before; "
+              "counted "
               "for the earlier prompt's route",
     "turn": "a request carrying a prompt the user typed (not tool results, not Claude Code's background or "
             "subagent requests)",
@@ -230,7 +231,7 @@ def baseline_info(config: Config | None, catalog: Catalog | None) -> dict[str, A
         from ..catalog import Catalog
 
         catalog = Catalog(config.models)
-    from .baseline import resolve
+    from ..baseline import resolve
 
     base = resolve(config, catalog)
     return {"route": base.route if base else None, "model": base.model if base else None}

@@ -73,7 +73,8 @@ def run_outcomes(args: argparse.Namespace, ledger: Ledger | None, since: datetim
     return 0
 
 
-def savings(ledger: Ledger | None, since: datetime | None, profile: str | None) -> list[tuple[str, float, float, float]]:
+def savings(ledger: Ledger | None, since: datetime | None,
+            profile: str | None) -> list[tuple[str, float, float, float]]:
     """(route, spend, baseline spend, saved) per attempt route, most expensive first (saved: rows priced both ways)."""
     if ledger is None:
         return []

@@ -1,4 +1,4 @@
-"""The baseline: what every attempt would have cost on one fixed model, so savings are measured, not guessed.
+"""The baseline (pure): what every attempt would have cost on one fixed model, so savings are measured.
 
 `baseline: {route: NAME}` or `baseline: {model: ID}` in routes.yaml; without it, the default route.
 The same token counts are priced on the baseline model when the attempt is recorded (one column,
@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from yaml.nodes import Node
 
-    from ..catalog import Catalog
-    from ..config import Config, ModelInfo
-    from ..events import Usage
-    from ..yamlnodes import Reader
+    from .catalog import Catalog
+    from .config import Config, ModelInfo
+    from .events import Usage
+    from .yamlnodes import Reader
 
 BASELINE_KEYS = ("route", "model")
 
@@ -35,7 +35,7 @@ def parse_baseline(r: Reader, node: Node | None, routes: dict[str, object]) -> B
     """Validate `baseline:` (exactly one of route/model; a route that exists, with a did-you-mean)."""
     if node is None or node.tag.endswith(":null"):
         return None
-    from ..yamlnodes import did_you_mean, line_of
+    from .yamlnodes import did_you_mean, line_of
 
     m = r.mapping(node, "baseline", BASELINE_KEYS)
     if not m:
@@ -88,7 +88,7 @@ def baseline_cost(config: Config, catalog: Catalog, input_tokens: int | None, ou
     base = resolve(config, catalog)
     if base is None or base.info is None:
         return None
-    from ..cost import cost_usd
+    from .cost import cost_usd
 
     return cost_usd(base.info, input_tokens or 0, output_tokens or 0, cache_read or 0, cache_write or 0)
 
