@@ -22,6 +22,8 @@ from .errors import UserError
 from .estimate import DEFAULT_MAX_OUTPUT
 from .events import AttemptRecord, Done, EngineError, EngineRequest, Event, Message, TextDelta, Usage
 from .policy import BudgetVerdict, step_refusal
+from .baseline import usage_baseline
+from .outcome_signals import turn_fields
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 DEFAULT_RETRIES = 2
@@ -210,7 +212,7 @@ class Dispatcher:
 
     def run(self, routes: tuple[str, ...], text: str, *, history: tuple[Message, ...] = (), rule: str | None = None,
             tag: str | None = None, resume_session: str | None = None,
-            cancel: threading.Event | None = None) -> Outcome:
+            cancel: threading.Event | None = None, session: str | None = None) -> Outcome:
         """Try each route in order, with retries on each; stop at the first answer."""
         out = Outcome(request_id=uuid.uuid4().hex[:16])
         plan = RoutePlan(self.config, self.catalog, routes, self.profile, self.on_notice, self.budget)
@@ -232,7 +234,7 @@ class Dispatcher:
             for retry in range(retries + 1):
                 attempt_no += 1
                 result = self._attempt(out, route, provider, key, messages, attempt_no, rule, tag, prompt_meta,
-                                       resume_session, cancel)
+                                       resume_session, cancel, session)
                 if result == "done":
                     if out.status == "refused" and route.on_refusal and not out.text:
                         if plan.jump(route.on_refusal):
@@ -276,7 +278,8 @@ class Dispatcher:
 
     def _attempt(self, out: Outcome, route: Route, provider: Provider, key: str | None, messages: tuple[Message, ...],
                  attempt_no: int, rule: str | None, tag: str | None, prompt_meta: tuple[str, int],
-                 resume_session: str | None, cancel: threading.Event | None) -> str | EngineError:
+                 resume_session: str | None, cancel: threading.Event | None,
+                 session: str | None = None) -> str | EngineError:
         """One engine call; returns 'done' (answer complete), 'stop' (partial/cancelled: no more tries) or the error."""
         model = self.catalog.resolve(route.model)
         req = EngineRequest(
@@ -345,7 +348,10 @@ class Dispatcher:
             latency_ms=(self.clock() - start) * 1000, ttft_ms=ttft,
             error=_describe(error) if error else None, rule=rule, prompt_sha256=prompt_meta[0],
             prompt_chars=prompt_meta[1], prompt=messages[-1].content if log_prompt else None, tag=tag,
-            session_id=done.session_id if done else None, extra={"usage": "estimated"} if estimated else {},
+            session_id=session or (done.session_id if done else None),
+            extra={"usage": "estimated"} if estimated else {},
+            baseline_cost_usd=usage_baseline(self.config, self.catalog, usage),
+            **({} if out.records else turn_fields(messages[-1].content)),
         )
         self.record(rec)
         out.records.append(rec)

@@ -122,4 +122,12 @@ class AttemptRecord:
     prompt: str | None = None
     tag: str | None = None
     session_id: str | None = None
+    baseline_cost_usd: float | None = None  # the same tokens priced on the baseline model (baseline.py)
+    tool_calls: int | None = None  # outcome signals (outcome_signals.py): set on a request's first row only
+    failed_tool_calls: int | None = None
+    edits: int | None = None
+    rejected_edits: int | None = None
+    tools: str | None = None
+    turn: int | None = None
+    prompt_sketch: int | None = None
     extra: Mapping[str, str] = field(default_factory=dict)

@@ -132,11 +132,11 @@ class Ledger:
             "CREATE TABLE IF NOT EXISTS schema_migrations "
             "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
         )
-        current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
-        if current >= SCHEMA_VERSION:
+        applied = {v for (v,) in conn.execute("SELECT version FROM schema_migrations")}
+        if all(m[0] in applied for m in MIGRATIONS):
             return
-        for version, name, statements in MIGRATIONS:
-            if version <= current:
+        for version, name, statements in MIGRATIONS:  # by number, gaps allowed: a branch's later number may be in
+            if version in applied:
                 continue
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -338,7 +338,7 @@ class Ledger:
         if include_prompt:
             cols += ", a.prompt"
         sql = (
-            f"SELECT {cols}, m.request_id IS NOT NULL, m.note, a.extra FROM attempts a "
+            f"SELECT {cols}, m.request_id IS NOT NULL, m.note, a.extra, a.baseline_cost_usd FROM attempts a "
             f"LEFT JOIN misses m ON m.request_id = a.request_id{where} ORDER BY a.ts DESC, a.id DESC"
         )
         if n is not None:
@@ -347,7 +347,7 @@ class Ledger:
             sql += " LIMIT ?"
             params.append(n)
         names = (*LOG_FIELDS, *LOG_EXTRA_FIELDS[:5], *(("prompt",) if include_prompt else ()), "miss", "miss_note",
-                 "usage_estimated")
+                 "usage_estimated", "baseline_cost_usd")
         out = []
         for row in self._query(sql, params):
             d = dict(zip(names, row, strict=True))

@@ -152,7 +152,8 @@ class Runner:
         raise PolicyRefusal(f"refused, nothing was sent: {why}")
 
     def execute(self, plan: Plan, *, history: tuple[Message, ...] = (), tag: str | None = None,
-                resume_session: str | None = None, cancel: threading.Event | None = None) -> Outcome:
+                resume_session: str | None = None, cancel: threading.Event | None = None,
+                session: str | None = None) -> Outcome:
         """Guard, then dispatch through the plan's routes, recording every attempt."""
         guarded = self.guard(plan)
         tag = self._screen_tag(plan, tag)
@@ -163,7 +164,7 @@ class Runner:
                        on_text=self.on_text, on_notice=self.on_notice, record=self._explained(plan),
                        claude_path=self.ctx.config.claude_path, budget=self.budget_now)
         return d.run(guarded.routes, guarded.text, history=history, rule=_rule_label(plan), tag=tag,
-                     resume_session=resume_session, cancel=cancel)
+                     resume_session=resume_session, cancel=cancel, session=session)
 
     def engine_for(self, route: Route, provider: Provider) -> Engine:
         """The route's engine; Claude Code runs behind a private gateway that screens each of its requests."""

@@ -7,7 +7,8 @@ process group), the partial answer stays on screen, marked, and the session goes
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import os
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ class Conversation:
     history: tuple[Message, ...] = ()
     claude_session: str | None = None
     claude_upto: int = 0  # len(history) when Claude Code's session last answered: later turns it has not seen
+    session: str = field(default_factory=lambda: "sh-" + os.urandom(8).hex(), compare=False)  # the ledger's session_id
 
     @cached_property
     def history_tokens(self) -> int:
@@ -86,7 +88,7 @@ def run_turn(out: Out, runner: Runner, plan: Plan, convo: Conversation, tag: str
     runner.on_notice = lambda msg: None if live.detached.is_set() else out.note(f"routesh: {msg}")
     outcome, seconds = run_cancellable(
         lambda cancel: runner.execute(plan, history=convo.history, tag=tag, resume_session=convo.resumable,
-                                      cancel=cancel), live)
+                                      cancel=cancel, session=convo.session), live)
     live.end(outcome)
     return outcome, seconds
 
