@@ -29,6 +29,8 @@ from uiworld import (
 )
 from upstream import Upstream
 
+from routesh.ui.html import usd
+
 
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
@@ -191,13 +193,31 @@ def test_spend_page_numbers_are_those_of_stats_json(ui: UI) -> None:
     stats = json.loads(ui.routesh("stats", "--json").stdout)
     status, _, body = ui.get("/")
     assert status == 200
-    assert _metric(body, "spend") == f"${stats['total']['spend_usd']:,.4f}"
+    assert _metric(body, "spend") == usd(stats["total"]["spend_usd"])
     assert _metric(body, "requests") == f"{stats['total']['requests']:,}"
     assert _metric(body, "attempts") == f"{stats['total']['attempts']:,}"
     assert stats["total"]["requests"] >= 8 and stats["total"]["attempts"] > stats["total"]["requests"]  # a retry
+    saved = stats["savings"]
+    assert _metric(body, "baseline") == usd(saved["baseline_usd"])
+    assert re.search(r'data-savings="(-?[0-9.]+)"', body).group(1) == f"{saved['saved_usd']:.6f}"  # type: ignore[union-attr]
+    assert ("more</strong> than the baseline" in body) == (saved["saved_usd"] < 0)
     for g in stats["groups"]:
         assert re.search(rf">{re.escape(g['key'])}</a></td><td class=num>{g['requests']}</td>", body), g["key"]
     assert body.count("<svg") == 2 and 'aria-label="spend per day by profile"' in body
+
+
+def test_outcomes_table_is_stats_outcomes_json(ui: UI) -> None:
+    want = json.loads(ui.routesh("stats", "--outcomes", "--json").stdout)
+    status, _, body = ui.get("/outcomes")
+    assert status == 200 and want["routes"]
+    for r in want["routes"]:
+        m = re.search(rf"<tr><td>{re.escape(r['route'])}</td><td class=num>([\d,]+)</td><td class=num>([\d,]+)</td>",
+                      body)
+        assert m and (m.group(1), m.group(2)) == (f"{r['sessions']:,}", f"{r['requests']:,}"), r["route"]
+    assert "n=" in body and "data-sortable" in body and want["definitions"]["successful_session"] in body
+    total = want["total"]
+    shown = "—" if total["re_ask_rate"] is None else f"{total['re_ask_rate']:.1%}"
+    assert f"{shown} <small class=\"muted\">n={total['sessions']}</small>" in body or total["re_ask_rate"] is None
 
 
 def test_request_log_filters_match_log_json(ui: UI) -> None:

@@ -19,6 +19,8 @@ from keyring_fixtures import skip_or_fail
 from uiworld import UI, XSS_TAG, fill_ledger, running_ui, write_config
 from upstream import Upstream
 
+from routesh.ui.html import usd
+
 CHROMIUM = os.environ.get("ROUTESH_TEST_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -92,7 +94,7 @@ def watched(browser_context: Any, tmp_path: Path) -> Iterator[Watched]:
 def test_spend_page_shows_the_numbers_stats_json_gives(ui: UI, watched: Watched) -> None:
     stats = json.loads(ui.routesh("stats", "--json").stdout)
     page = watched.open(ui, "/")
-    assert page.locator("[data-metric=spend] .value").inner_text() == f"${stats['total']['spend_usd']:,.4f}"
+    assert page.locator("[data-metric=spend] .value").inner_text() == usd(stats["total"]["spend_usd"])
     assert page.locator("[data-metric=requests] .value").inner_text() == str(stats["total"]["requests"])
     assert page.locator("[data-metric=attempts] .value").inner_text() == str(stats["total"]["attempts"])
     assert page.locator("svg.chart").count() == 2

@@ -23,10 +23,12 @@ def href(path: str, token: str, **params: object) -> str:
 
 
 def usd(value: float | None, digits: int = 4) -> str:
-    """Dollars for a table cell: '—' when unknown."""
+    """Dollars for a cell: '—' when unknown, the sign before the $, and 6 decimals for amounts under a cent."""
     if value is None:
         return "—"
-    return f"${value:,.{digits}f}"
+    if value and abs(value) < 0.01:
+        digits = max(digits, 6)
+    return f"{'-' if value < 0 else ''}${abs(value):,.{digits}f}"
 
 
 def num(value: float | int | None, fmt: str = ",") -> str:
@@ -44,7 +46,7 @@ def table(head: Sequence[str], rows: Iterable[Sequence[str]], *, cls: str = "", 
                   for i, h in enumerate(head))
     body = "".join("<tr>" + "".join(f'<td{" class=num" if i in numeric else ""}>{c}</td>'
                                     for i, c in enumerate(r)) + "</tr>" for r in rows)
-    return f"<table{attrs}><thead><tr>{ths}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="scroll"><table{attrs}><thead><tr>{ths}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def definition_list(items: Iterable[tuple[str, str]]) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from . import svg
 from .html import esc, hidden, href, num, page, table, usd
-from .rollup import Window
+from .rollup import Totals, Window
 
 PERIODS = ("24h", "7d", "30d", "90d")
 
@@ -19,18 +19,20 @@ def period_form(token: str, since: str, action: str) -> str:
             f'<label>Period <select name="since">{opts}</select></label><button>Show</button></form>')
 
 
-def _savings(actual: float, baseline: float | None) -> str:
-    """The period's savings in words: plainly says when routing cost more."""
-    if baseline is None:
+def _savings(t: Totals) -> str:
+    """The period's savings in words (as `routesh stats` counts them); says plainly when routing cost more."""
+    if t.baseline is None or t.saved is None:
         return ('<p class="muted">No baseline is recorded in this ledger yet (requests recorded by a routesh '
                 "that prices each attempt against the baseline route show one).</p>")
-    diff = baseline - actual
-    if diff >= 0:
-        pct = f" ({diff / baseline:.0%} of the baseline)" if baseline > 0 else ""
-        return f'<p class="saved" data-savings="{diff:.6f}">Saved <strong>{usd(diff)}</strong>{pct} ' \
-               f"against the baseline's {usd(baseline)}.</p>"
-    return f'<p class="cost-more" data-savings="{diff:.6f}">Routing cost <strong>{usd(-diff)} more</strong> ' \
-           f"than the baseline's {usd(baseline)} in this period.</p>"
+    if round(t.saved, 6) == 0:  # float sums of equal prices leave ±1e-19, not a saving or a loss
+        return (f'<p class="saved" data-savings="0.000000">Routing cost the same as the baseline '
+                f"({usd(t.baseline)}) in this period.</p>")
+    if t.saved > 0:
+        pct = f" ({t.saved / t.baseline:.0%} of the baseline)" if t.baseline > 0 else ""
+        return (f'<p class="saved" data-savings="{t.saved:.6f}">Saved <strong>{usd(t.saved)}</strong>{pct} '
+                f"against the baseline's {usd(t.baseline)}.</p>")
+    return (f'<p class="cost-more" data-savings="{t.saved:.6f}">Routing cost <strong>{usd(-t.saved)} more</strong> '
+            f"than the baseline's {usd(t.baseline)} in this period.</p>")
 
 
 def _chart(days: tuple[str, ...], per_day: dict[str, dict[str, float]], baseline: dict[str, float] | None,
@@ -58,7 +60,7 @@ def spend_page(w: Window | None, token: str, since: str) -> str:
                     f'<div class="value">{v}</div></div>' for k, v, m in cards)
     route_totals = {k: v.spend for k, v in w.by_route.items()}
     profile_totals = {k: v.spend for k, v in w.by_profile.items()}
-    body = (f'{form}<section class="cards">{tiles}</section>{_savings(t.spend, t.baseline)}'
+    body = (f'{form}<section class="cards">{tiles}</section>{_savings(t)}'
             f"<h2>By route</h2>{_chart(w.days, w.day_route, w.day_baseline, route_totals, 'spend per day by route')}"
             f"<h2>By profile</h2>"
             f"{_chart(w.days, w.day_profile, w.day_baseline, profile_totals, 'spend per day by profile')}"
@@ -72,7 +74,7 @@ def _route_table(w: Window, token: str, since: str) -> str:
     for key, g in sorted(w.by_route.items(), key=lambda kv: (-kv[1].spend, -kv[1].requests)):
         link = f'<a href="{href("/requests", token, route=key, since=since)}">{esc(key)}</a>'
         rows.append((link, num(g.requests), num(g.attempts), num(g.errors), usd(g.spend),
-                     *((usd(g.baseline), usd(None if g.baseline is None else g.baseline - g.spend)) if base else ()),
+                     *((usd(g.baseline), usd(g.saved)) if base else ()),
                      "—" if not g.requests else f"{g.misses / g.requests:.1%}"))
     head = ("Route", "Requests", "Attempts", "Errors", "Spend", *(("Baseline", "Savings") if base else ()),
             "Miss rate")
@@ -137,8 +139,14 @@ def outcomes_page(report: dict[str, Any] | None, token: str, since: str, problem
         foot = table(head, [("<strong>all routes</strong>", *(_cell(total, f, k, min_s) for f, _, k in _OUTCOME_COLS))],
                      cls="outcomes total", numeric=range(1, len(head)))
     defs = report.get("definitions") or {}
+    base = report.get("baseline") or {}
+    base_line = ""
+    if base.get("route") or base.get("model"):
+        what = " ".join(x for x in (base.get("route") and f"route {base['route']}",
+                                    base.get("model") and f"({base['model']})") if x)
+        base_line = f"<p>Savings are against the baseline: <strong>{esc(what)}</strong>.</p>"
     legend = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in defs.items())
-    body = (f"{form}<p class=muted>Rates are shown only for routes with at least {min_s} sessions; "
+    body = (f"{form}{base_line}<p class=muted>Rates are shown only for routes with at least {min_s} sessions; "
             "n is the number of sessions behind each rate. Click a heading to sort.</p>"
             + table(head, rows, cls="outcomes", sortable=True, numeric=range(1, len(head))) + foot
             + (f"<h2>Definitions</h2><dl class=defs>{legend}</dl>" if legend else ""))

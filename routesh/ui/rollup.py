@@ -17,8 +17,10 @@ from typing import Any
 
 from ..stats import SLOT_S
 
-# per cell: spend, baseline spend, attempts, requests (first attempts), errors, unpriced attempts
-SPEND, BASELINE, ATTEMPTS, REQUESTS, ERRORS, UNPRICED = range(6)
+# per cell: spend, baseline spend, attempts, requests (first attempts), errors, unpriced attempts, and saved:
+# baseline minus cost over the attempts priced both ways (as `routesh stats` counts savings)
+SPEND, BASELINE, ATTEMPTS, REQUESTS, ERRORS, UNPRICED, SAVED = range(7)
+N = 7
 _COST = ("CASE WHEN cost_usd IS NULL AND input_tokens IS NULL AND output_tokens IS NULL THEN 0.0 ELSE cost_usd END")
 _UNPRICED = "cost_usd IS NULL AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL)"
 
@@ -26,8 +28,9 @@ _UNPRICED = "cost_usd IS NULL AND (input_tokens IS NOT NULL OR output_tokens IS 
 def _select(baseline: bool) -> str:
     """The per-row (or per-group) numbers a cell adds up, in cell order."""
     base = "baseline_cost_usd" if baseline else "NULL"
+    saved = "CASE WHEN cost_usd IS NOT NULL THEN baseline_cost_usd - cost_usd END" if baseline else "NULL"
     return (f"SUM({_COST}), SUM({base}), COUNT(*), SUM(attempt <= 1), SUM(status = 'error'), "
-            f"SUM({_UNPRICED})")
+            f"SUM({_UNPRICED}), SUM({saved})")
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class Totals:
     errors: int = 0
     unpriced: int = 0
     misses: int = 0
+    saved: float | None = None  # baseline minus cost where both are known; None without a baseline
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,7 @@ class Rollup:
                                    (self.slot_cells[day], (slot, route, profile))):
                     cell = cells.get(key)  # type: ignore[call-overload]
                     if cell is None:
-                        cell = cells[key] = [0.0] * 6  # type: ignore[index]
+                        cell = cells[key] = [0.0] * N  # type: ignore[index]
                     for i, v in enumerate(nums):
                         if v:
                             cell[i] += v
@@ -147,15 +151,15 @@ class Rollup:
 
     def _fold(self, ledger: Any, parts: list[tuple[str, str, str, list[float]]], since_ts: float,
               until_ts: float) -> Window:
-        by_route: dict[str, list[float]] = defaultdict(lambda: [0.0] * 6)
-        by_profile: dict[str, list[float]] = defaultdict(lambda: [0.0] * 6)
-        total = [0.0] * 6
+        by_route: dict[str, list[float]] = defaultdict(lambda: [0.0] * N)
+        by_profile: dict[str, list[float]] = defaultdict(lambda: [0.0] * N)
+        total = [0.0] * N
         day_route: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         day_profile: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         day_base: dict[str, float] = defaultdict(float)
         for route, profile, day, cell in parts:
             r, p = by_route[route], by_profile[profile]
-            for i in range(6):
+            for i in range(N):
                 r[i] += cell[i]
                 p[i] += cell[i]
                 total[i] += cell[i]
@@ -168,7 +172,7 @@ class Rollup:
 
         def totals(c: list[float], missed: int = 0) -> Totals:
             return Totals(c[SPEND], c[BASELINE] if self._baseline else None, int(c[ATTEMPTS]), int(c[REQUESTS]),
-                          int(c[ERRORS]), int(c[UNPRICED]), missed)
+                          int(c[ERRORS]), int(c[UNPRICED]), missed, c[SAVED] if self._baseline else None)
 
         return Window(
             totals(total, sum(misses.values())),

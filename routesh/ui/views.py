@@ -59,8 +59,12 @@ def _outcomes(app: App, q: dict[str, str], now: datetime) -> str:
     if not outcomes_available():
         return outcomes_page(None, app.token, since, "This routesh does not record outcome signals yet.")
     from ..usage.outcomes import outcomes_report
+    from .page_config import load
 
-    report = outcomes_report(ledger, since_ts=since_dt.timestamp(), until_ts=now.timestamp() + 1)
+    state = load(app.config_flag, app.profile_flag)
+    report = outcomes_report(ledger, since_ts=since_dt.timestamp(), until_ts=now.timestamp() + 1,
+                             config=state.ctx.config if state.ctx else None,
+                             catalog=state.ctx.catalog if state.ctx else None)
     return _with_notice(outcomes_page(report, app.token, since), problem)
 
 
