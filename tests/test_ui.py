@@ -199,7 +199,8 @@ def test_spend_page_numbers_are_those_of_stats_json(ui: UI) -> None:
     assert stats["total"]["requests"] >= 8 and stats["total"]["attempts"] > stats["total"]["requests"]  # a retry
     saved = stats["savings"]
     assert _metric(body, "baseline") == usd(saved["baseline_usd"])
-    assert re.search(r'data-savings="(-?[0-9.]+)"', body).group(1) == f"{saved['saved_usd']:.6f}"  # type: ignore[union-attr]
+    shown = float(re.search(r'data-savings="(-?[0-9.]+)"', body).group(1))  # type: ignore[union-attr]
+    assert shown == pytest.approx(saved["saved_usd"], abs=1e-6)
     assert ("more</strong> than the baseline" in body) == (saved["saved_usd"] < 0)
     for g in stats["groups"]:
         assert re.search(rf">{re.escape(g['key'])}</a></td><td class=num>{g['requests']}</td>", body), g["key"]

@@ -34,7 +34,7 @@ def fill(path: Path, n: int, seed: int, start: int = 0) -> None:
                 tag=rnd.choice([None, "t1", "t2"])))
         if start == 0:
             led.mark_miss("r3")
-            led.mark_miss("r10")
+            led.mark_miss("r5")
 
 
 def check(rollup: Rollup, led: ReadOnlyLedger, since_ts: float) -> None:
@@ -77,4 +77,37 @@ def test_a_replaced_file_is_read_afresh(tmp_path: Path) -> None:
     check(rollup, led, NOW - 86400 * 10)
     assert rollup.window(led, NOW - 86400 * 10, NOW + 1).total.attempts == 50
     assert rollup.menus()["tag"][0] in ("t1", "t2")
+    led.close()
+
+
+def test_the_outcomes_cache_answers_at_once_and_refreshes_behind(tmp_path: Path) -> None:
+    import threading
+
+    from routesh.ui.outcomes_cache import OutcomesCache
+
+    path = tmp_path / "usage.db"
+    fill(path, 20, seed=5)
+    led = ReadOnlyLedger(path)
+    cache = OutcomesCache()
+    calls: list[int] = []
+    done = threading.Event()
+
+    def compute() -> dict:
+        calls.append(cache.state(led)[0])
+        return {"rows": calls[-1]}
+
+    def background() -> None:
+        cache.put("7d", cache.state(led), compute())
+        done.set()
+
+    assert cache.get("7d", led, compute, background) == ({"rows": 20}, None)  # first time: computed now
+    assert cache.get("7d", led, compute, background) == ({"rows": 20}, None) and len(calls) == 1  # unchanged
+    fill(path, 5, seed=6, start=20)
+    report, stale_at = cache.get("7d", led, compute, background)  # changed: the kept one now, a new one behind
+    assert report == {"rows": 20} and stale_at is not None
+    assert done.wait(10)
+    assert cache.get("7d", led, compute, background) == ({"rows": 25}, None)
+    with Ledger(path) as w:
+        w.mark_miss("r1")  # a miss marked on an old request changes the report too
+    assert cache.get("7d", led, compute, background)[1] is not None
     led.close()

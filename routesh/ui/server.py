@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..ledger import LedgerError
 from .html import error_page
+from .outcomes_cache import OutcomesCache
 from .rollup import Rollup
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -34,6 +35,7 @@ class App:
     profile_flag: str | None = None
     port: int = 0
     rollup: Rollup = field(default_factory=Rollup)
+    outcomes: OutcomesCache = field(default_factory=OutcomesCache)
     _local: threading.local = field(default_factory=threading.local)
 
     def ledger(self) -> Any:
@@ -53,6 +55,12 @@ class App:
             ledger = self.ledger()
             if ledger is not None:
                 self.rollup.refresh(ledger)
+                from . import views
+                from .page_spend import outcomes_available
+
+                if outcomes_available():
+                    key = views.DEFAULT_SINCE
+                    self.outcomes.put(key, self.outcomes.state(ledger), views.outcomes_now(self, ledger, key))
         except Exception:  # noqa: BLE001 - the first page reports any problem, plainly
             pass
         finally:

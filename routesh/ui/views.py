@@ -58,14 +58,39 @@ def _outcomes(app: App, q: dict[str, str], now: datetime) -> str:
         return _with_notice(outcomes_page(None, app.token, since), problem)
     if not outcomes_available():
         return outcomes_page(None, app.token, since, "This routesh does not record outcome signals yet.")
+    report, stale_at = app.outcomes.get(since, ledger, lambda: outcomes_now(app, ledger, since),
+                                        lambda: outcomes_later(app, since))
+    if stale_at is not None:
+        when = datetime.fromtimestamp(stale_at).astimezone().strftime("%H:%M:%S")
+        problem = " ".join(x for x in (problem, f"As of {when}; newer requests are being counted: reload soon.") if x)
+    return _with_notice(outcomes_page(report, app.token, since), problem)
+
+
+def outcomes_now(app: App, ledger: Any, since: str) -> dict[str, Any]:
+    """`stats --outcomes --json` for a period, against the config in use (it names the baseline)."""
     from ..usage.outcomes import outcomes_report
     from .page_config import load
 
+    now = datetime.now().astimezone()
+    _, since_dt, _ = _since({"since": since}, now)
     state = load(app.config_flag, app.profile_flag)
-    report = outcomes_report(ledger, since_ts=since_dt.timestamp(), until_ts=now.timestamp() + 1,
-                             config=state.ctx.config if state.ctx else None,
-                             catalog=state.ctx.catalog if state.ctx else None)
-    return _with_notice(outcomes_page(report, app.token, since), problem)
+    return outcomes_report(ledger, since_ts=since_dt.timestamp(), until_ts=now.timestamp() + 1,
+                           config=state.ctx.config if state.ctx else None,
+                           catalog=state.ctx.catalog if state.ctx else None)
+
+
+def outcomes_later(app: App, since: str) -> None:
+    """The background refresh: its own read-only connection, its own thread."""
+    try:
+        ledger = app.ledger()
+        if ledger is not None:
+            state = app.outcomes.state(ledger)
+            app.outcomes.put(since, state, outcomes_now(app, ledger, since))
+    except Exception:  # noqa: BLE001 - the page keeps the last report and the next page tries again
+        pass
+    finally:
+        app.outcomes.failed(since)
+        app.done()
 
 
 def _requests(app: App, q: dict[str, str], now: datetime) -> str:
