@@ -94,6 +94,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "routesh-ui"
     sys_version = ""
+    timeout = 30  # an idle or trickling connection is dropped, not kept for ever
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
         """Quiet: URLs carry the token, and the terminal is the user's."""
