@@ -15,15 +15,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from .baseline import usage_baseline
 from .catalog import Catalog
 from .config import Config, Profile, Provider, Route
 from .cost import cost_usd, unknown_price_hint
 from .errors import UserError
 from .estimate import DEFAULT_MAX_OUTPUT
 from .events import AttemptRecord, Done, EngineError, EngineRequest, Event, Message, TextDelta, Usage
-from .policy import BudgetVerdict, step_refusal
-from .baseline import usage_baseline
 from .outcome_signals import turn_fields
+from .policy import BudgetVerdict, step_refusal
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 DEFAULT_RETRIES = 2

@@ -188,3 +188,47 @@ def test_cli_stats_says_when_routing_cost_more(tmp_path: Path) -> None:
     js = json.loads(routesh("stats", "--json", "--since", "3000d").stdout)["savings"]
     assert js["routing_cost_more"] is True and js["saved_usd"] == pytest.approx(-0.02)
     assert {r["route"]: r["saved_usd"] for r in js["by_route"]} == pytest.approx({"strong": -0.03, "cheap": 0.01})
+
+
+def test_one_shots_and_shell_conversations_are_sessions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real runs against the test upstream: a one-shot, then two prompts of one shell conversation, then /new."""
+    from datetime import datetime
+
+    from upstream import Upstream
+
+    from routesh.commands.oneshot import budget_spent, lookup
+    from routesh.context import build
+    from routesh.paths import ledger_file
+    from routesh.plan import make_plan
+    from routesh.runner import Runner
+    from routesh.shell_turn import Conversation
+
+    with Upstream() as up:
+        cfg = tmp_path / "routes.yaml"
+        cfg.write_text(f'providers:\n  up: {{type: anthropic, base_url: "{up.url}", key_env: UP_KEY}}\nroutes:\n'
+                       "  default: {provider: up, model: claude-haiku-4-5}\n"
+                       "  big: {provider: up, model: claude-opus-4-7}\nbaseline: {route: big}\n")
+        monkeypatch.setenv("UP_KEY", "sk-test-outcomes-0000")
+        assert routesh("--config", str(cfg), "fix the flaky test").returncode == 0
+        ctx = build(str(cfg), None)
+        runner = Runner(ctx, on_notice=lambda s: None)
+        convo = Conversation()
+        try:
+            for text in ("fix the flaky test", "Fix the flaky test!"):
+                plan = make_plan(ctx, text, datetime.now(), lookup, spent=budget_spent)
+                runner.execute(plan, history=convo.history, session=convo.session)
+            assert Conversation().session != convo.session  # /new starts another session
+        finally:
+            runner.close()
+    with Ledger(ledger_file()) as led:
+        rows = led.recent(10)
+        rep = outcomes_report(led, since_ts=None, until_ts=None, config=ctx.config, catalog=ctx.catalog)
+    one_shot, first, again = reversed(rows)
+    assert one_shot["session_id"] is None and first["session_id"] == again["session_id"] == convo.session
+    for r in rows:  # haiku's tokens priced on the baseline route's opus: dearer, same counts
+        assert r["baseline_cost_usd"] > r["cost_usd"] > 0
+    assert rep["baseline"] == {"route": "big", "model": "claude-opus-4-7"}
+    total = rep["total"]
+    assert total["sessions"] == 2 and total["turns"] == 3 and total["re_asks"] == 1  # the shell's repeat
+    assert total["successful_sessions"] == 2  # asked again on the same route: counted, not a failure
+    assert total["savings_usd"] > 0

