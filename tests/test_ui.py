@@ -31,6 +31,9 @@ from upstream import Upstream
 
 from routesh.ui.html import usd
 
+# the module's ledger is filled by real routesh runs (an `import anthropic` each): slow on a loaded machine
+pytestmark = pytest.mark.timeout(480)
+
 
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:

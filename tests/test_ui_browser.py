@@ -21,6 +21,9 @@ from upstream import Upstream
 
 from routesh.ui.html import usd
 
+# the module's ledger is filled by real routesh runs (an `import anthropic` each): slow on a loaded machine
+pytestmark = pytest.mark.timeout(480)
+
 CHROMIUM = os.environ.get("ROUTESH_TEST_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -109,5 +109,7 @@ def test_the_outcomes_cache_answers_at_once_and_refreshes_behind(tmp_path: Path)
     assert cache.get("7d", led, compute, background) == ({"rows": 25}, None)
     with Ledger(path) as w:
         w.mark_miss("r1")  # a miss marked on an old request changes the report too
+    done.clear()
     assert cache.get("7d", led, compute, background)[1] is not None
+    assert done.wait(10)  # the refresh behind finishes before its ledger is closed
     led.close()
