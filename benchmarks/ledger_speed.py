@@ -1,4 +1,5 @@
-"""Benchmark: recording an attempt must add < 1 ms to a request; `routesh stats` over 100,000 rows must answer in < 1 s.
+"""Benchmark: recording an attempt must add < 1 ms to a request; `routesh stats` (and `stats --outcomes`) over
+100,000 rows must answer in < 1 s.
 
 Run: python benchmarks/ledger_speed.py [--records 5000] [--rows 100000]
 
@@ -123,13 +124,21 @@ def load_rows(db: Path, n: int) -> None:
         led.count()  # create and migrate
         conn = led._connect()
         rows = []
+        sketches = [rnd.getrandbits(64) - 2**63 for _ in range(200)]  # repeats among them make re-asks
         for i in range(n):
             status = "ok" if rnd.random() < 0.9 else rnd.choice(["error", "partial", "refused", "cancelled"])
+            first = i % 2 == 0  # the outcome signals sit on a request's first row (migration 4)
+            calls = rnd.randint(0, 3) if first else None
+            turn = int(rnd.random() < 0.2) if first else None
+            cost = rnd.random() * 0.2
             rows.append((
                 now - rnd.random() * 30 * 86400, f"req{i // 2:08d}", i % 2 + 1, rnd.choice(["personal", "work"]),
                 rnd.choice(routes), "anthropic", rnd.choice(models), "api", status, rnd.randint(100, 50_000),
-                rnd.randint(10, 4000), rnd.randint(0, 20_000), 0, rnd.random() * 0.2, rnd.uniform(300, 30_000),
-                rnd.uniform(100, 3000), None, None, "ab" * 32, 1000, None, None, None, None,
+                rnd.randint(10, 4000), rnd.randint(0, 20_000), 0, cost, rnd.uniform(300, 30_000),
+                rnd.uniform(100, 3000), None, None, "ab" * 32, 1000, None, None, f"sess{i // 40:06d}",
+                cost * rnd.uniform(0.5, 3), calls, rnd.randint(0, calls) if calls else calls,
+                rnd.randint(0, 1) if first else None, 0 if first else None,
+                ("Bash=1,Read=2" if calls else None), turn, rnd.choice(sketches) if turn else None, None,
             ))  # fmt: skip
         conn.execute("BEGIN")
         conn.executemany(_INSERT, rows)
@@ -197,6 +206,51 @@ def bench_stats(tmp: Path, n: int) -> bool:
     return ok
 
 
+_OUTCOMES_E2E = """
+import sys, time
+t0 = time.perf_counter()
+from routesh.usage.ledger import Ledger
+from routesh.usage.outcomes import outcomes_report
+rep = outcomes_report(Ledger(sys.argv[1]), since_ts=None, until_ts=None)
+print(f"{time.perf_counter() - t0:.3f} {rep['total']['requests']}")
+"""
+
+
+def bench_outcomes(tmp: Path, n: int) -> bool:
+    """`stats --outcomes` over the rows bench_stats loaded: in-process, then the whole command."""
+    data_home = tmp / "xdg"
+    db = data_home / "routesh" / "usage.db"
+    print(f"\nstats --outcomes over {n:,} rows (sessions, signals, re-asks, baseline)")
+    from routesh.usage.outcomes import outcomes_report
+
+    with Ledger(db) as led:
+        times = []
+        for _ in range(3):
+            t = time.perf_counter()
+            rep = outcomes_report(led, since_ts=None, until_ts=None)
+            times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        base = led.stats(None, "route")
+        stats_s = time.perf_counter() - t
+    assert rep["total"]["requests"] == n // 2
+    print(f"  outcomes_report  best {min(times) * 1000:6.0f} ms  worst {max(times) * 1000:6.0f} ms"
+          f"  ({min(times) / stats_s:.1f}x Ledger.stats(by=route) in the same run, {base.total.attempts:,} rows)")
+    env = {**os.environ, "XDG_DATA_HOME": str(data_home), "XDG_CONFIG_HOME": str(tmp / "cfg"), "HOME": str(tmp)}
+    t = time.perf_counter()
+    run = subprocess.run([sys.executable, "-m", "routesh", "stats", "--outcomes", "--since", "60d"],
+                         capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t
+    t = time.perf_counter()
+    plain = subprocess.run([sys.executable, "-m", "routesh", "stats", "--since", "60d"], capture_output=True,
+                           text=True, env=env)
+    plain_wall = time.perf_counter() - t
+    ok = run.returncode == 0 and plain.returncode == 0 and wall < STATS_BUDGET_S
+    print(f"  `routesh stats --outcomes --since 60d` end to end: {wall * 1000:6.0f} ms wall"
+          f" ({wall / plain_wall:.2f}x plain `routesh stats` in the same run)")
+    print(f"  budget < {STATS_BUDGET_S:.0f} s for the whole command: {'PASS' if ok else 'FAIL'}")
+    return ok
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=5000)
@@ -205,6 +259,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as d:
         ok = bench_record(Path(d), args.records)
         ok &= bench_stats(Path(d), args.rows)
+        ok &= bench_outcomes(Path(d), args.rows)
     return 0 if ok else 1
 
 

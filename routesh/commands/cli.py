@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, str] = {
     "import-ccr": "routesh.commands.gateway_cmd:add_import_parser",
     "models": "routesh.commands.models_cmd:add_parser",
     "completion": "routesh.commands.completion_cmd:add_parser",
+    "ui": "routesh.ui.command:add_parser",
 }
 _VALUE_OPTS = {"--config", "--profile", "--route", "--tag", "-f", "--file", "-m", "--model", "-s", "--system", "--cid"}
 BUILTINS = ("help", "version")  # answered here, as git and gh do, never sent as a prompt
@@ -35,7 +36,7 @@ Route each AI coding prompt to the right model, key and engine, and record what 
   routesh PROMPT...                route, run, stream the answer (or: echo PROMPT | routesh)
   routesh --dry-run [--json] PROMPT   where it would go and why; sends nothing
 
-commands: keys, config, routes, models, log, stats, doctor, serve, code, import-ccr, completion,
+commands: keys, config, routes, models, log, stats, ui, doctor, serve, code, import-ccr, completion,
 help, version  (routesh help COMMAND)
 A prompt that starts with a command name needs `--` first: routesh -- log the errors."""
 

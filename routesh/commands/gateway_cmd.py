@@ -228,7 +228,10 @@ def code(args: argparse.Namespace) -> int:
     log_file = None
     try:
         cc.write_commands(ctx.config, tmp)
-        argv = [claude, f"--add-dir={tmp}", *args.claude_args]
+        from ..core.paths import ledger_file
+        from ..usage.statusline_setup import settings_arg
+
+        argv = [claude, f"--add-dir={tmp}", settings_arg(ledger_file(), ctx.profile), *args.claude_args]
         # claude starts before any thread exists (its pre-exec hook must run in a single-threaded process);
         # its first requests wait in the listening socket's backlog until the gateway accepts them.
         names = cc.model_names(ctx.config, ctx.catalog)

@@ -84,10 +84,15 @@ def add_stats_parser(p: argparse.ArgumentParser) -> Handler:
     p.add_argument("--since", default="7d", metavar="T", help="window start: 30m, 24h, 7d (default), 2w, a date")
     p.add_argument("--by", default="route", choices=("route", "model", "profile", "day"))
     p.add_argument("--json", action="store_true", help="one JSON object")
+    from ..usage.outcomes_cmd import add_arguments, run_outcomes, savings, savings_json
+
+    add_arguments(p)
 
     def run(args: argparse.Namespace) -> int:
         since = _since(args.since)
         ledger = _ledger()
+        if args.outcomes or args.compare:
+            return run_outcomes(args, ledger, since)
         from ..core.catalog import Catalog
         from ..usage.stats import aggregate
 
@@ -110,13 +115,20 @@ def add_stats_parser(p: argparse.ArgumentParser) -> Handler:
 
             report = _read(lambda: ledger.stats(since, args.by, profile=args.profile, input_price=price,
                                                 tz=datetime.now().astimezone().tzinfo))
+        saved = savings(ledger, since, args.profile)
         if args.json:
-            print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+            print(json.dumps({**report.as_dict(), "savings": savings_json(saved)}, indent=2, ensure_ascii=False))
             return 0
         from ..rendering.render import console
         from ..usage.charts import render_stats
+        from ..usage.outcomes_cmd import baseline_in
+        from ..usage.outcomes_render import render_savings
 
-        render_stats(report, console())
+        out = console()
+        render_stats(report, out)
+        if report.total.attempts:
+            out.print()
+            render_savings(saved, out, baseline_in(args.config))
         return 0
 
     return run

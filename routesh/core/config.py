@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from .baseline import Baseline
 
 ProviderType = Literal["anthropic", "openai"]
 Via = Literal["api", "claude-code"]
@@ -166,6 +169,7 @@ class Config:
     claude_path: str | None = None
     source: str = "<built-in>"
     attach_max_kb: int = 256  # attachments.max_kb: the largest -f file or piped attachment sent
+    baseline: Baseline | None = None  # `baseline:` (baseline.py); None: the default route
 
     def provider_for(self, route: Route, profile: Profile) -> Provider:
         """The route's provider with the profile's override applied."""

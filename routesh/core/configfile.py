@@ -25,7 +25,7 @@ from .hours import parse_hours
 from .yamlnodes import ConfigError, Problem, Reader, compose, did_you_mean, line_of
 
 TOP_KEYS = ("version", "default_route", "default_profile", "providers", "routes", "rules", "profiles", "models",
-            "code", "claude", "attachments")
+            "code", "claude", "attachments", "baseline")
 PROVIDER_KEYS = ("type", "base_url", "key_env", "key", "auth", "description", "mid_system")
 ROUTE_KEYS = ("provider", "model", "via", "fallback", "max_output_tokens", "system", "timeout_s", "retries", "env",
               "description", "allow_upgrade", "on_refusal")
@@ -92,6 +92,9 @@ def parse(text: str, file: str) -> Config:
     default_route = r.string(top.get("default_route"), "default_route") or ("default" if "default" in routes else None)
     default_profile = r.string(top.get("default_profile"), "default_profile") or next(iter(profiles))
 
+    from .baseline import parse_baseline
+
+    baseline = parse_baseline(r, top.get("baseline"), routes)
     _cross_check(r, top, providers, routes, rules, profiles, code, default_route, default_profile)
     if r.problems:
         raise ConfigError(sorted(r.problems, key=lambda p: p.line))
@@ -107,6 +110,7 @@ def parse(text: str, file: str) -> Config:
         claude_path=r.string(claude.get("path"), "claude.path"),
         attach_max_kb=max_kb or DEFAULT_MAX_KB,
         source=file,
+        baseline=baseline,
     )
 
 

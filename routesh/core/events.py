@@ -123,4 +123,12 @@ class AttemptRecord:
     tag: str | None = None
     session_id: str | None = None  # the conversation (shell, one-shot chain) or Claude Code session
     answer: str | None = None  # the answer text, where the profile keeps prompts (log_prompts)
+    baseline_cost_usd: float | None = None  # the same tokens priced on the baseline model (baseline.py)
+    tool_calls: int | None = None  # outcome signals (outcome_signals.py): set on a request's first row only
+    failed_tool_calls: int | None = None
+    edits: int | None = None
+    rejected_edits: int | None = None
+    tools: str | None = None
+    turn: int | None = None
+    prompt_sketch: int | None = None
     extra: Mapping[str, str] = field(default_factory=dict)

@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..core.answers import kept_answer
+from ..core.baseline import usage_baseline
 from ..core.catalog import Catalog
 from ..core.config import Config, Profile, Provider, Route
 from ..core.cost import cost_usd, unknown_price_hint
 from ..core.errors import KeyMissing
 from ..core.estimate import DEFAULT_MAX_OUTPUT
 from ..core.events import AttemptRecord, Done, EngineError, EngineRequest, Event, Message, TextDelta, Usage
+from ..core.outcome_signals import turn_fields
 from ..core.policy import BudgetVerdict, step_refusal
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
@@ -345,6 +347,8 @@ class Dispatcher:
             prompt_chars=prompt_meta[1], prompt=messages[-1].content if log_prompt else None, tag=tag,
             **kept_answer(self.conversation, done.session_id if done else None,
                           out.text[shown:] if log_prompt else None, {"usage": "estimated"} if estimated else {}),
+            baseline_cost_usd=usage_baseline(self.config, self.catalog, usage),
+            **({} if out.records else turn_fields(messages[-1].content)),
         )
         self.record(rec)
         out.records.append(rec)

@@ -16,6 +16,7 @@ from ..core.router import Decision, fallback_chain
 from . import jsonsplice, offload
 from .classify import Classification, classify, latest_user_text
 from .framing import Request, error_body, respond
+from .signals import session_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -44,6 +45,7 @@ class Job:
     started: float
     bodies: dict[str, bytes] = field(default_factory=dict)  # per route: the forwarded body
     committed: bool = False  # the client has received the first byte
+    signals_recorded: bool = False  # the outcome signals went on the request's first ledger row
 
 _ID_PREFIX = os.urandom(4).hex()
 _ID_COUNTER = itertools.count(1)
@@ -93,7 +95,7 @@ def _prepare(req: Request, config: Config, started: float) -> Job | str:
     prompt = latest_user_text(body["messages"])
     return Job(new_request_id(), req, text, body, spans, cls, body.get("stream") is True, prompt,
                hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).hexdigest(),
-               req.headers.get("x-claude-code-session-id"), started)
+               session_of(body, req.headers.get("x-claude-code-session-id")), started)
 
 
 class Admission:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from ..core.baseline import baseline_cost
 from ..core.config import Provider, Route
 from ..core.events import AttemptRecord
 from .failures import scrub
 from .ledger_writer import LedgerWriter, Log
+from .signals import SignalTracker
 
 if TYPE_CHECKING:
     from ..core.context import Context
@@ -30,6 +32,8 @@ def capped(prompt: str) -> str:
 
 class Records:
     """Writes the ledger row and the verbose log line of each attempt."""
+
+    signals = True  # record the outcome signals (benchmarks/signals_overhead.py compares on and off)
 
     if TYPE_CHECKING:  # provided by Gateway
         verbose: bool
@@ -63,6 +67,7 @@ class Records:
             error = scrub(error, self._secrets)
         if self.ledger is not None:
             profile = self.ctx.profile
+            sig = self._signals(job)
             self.ledger.record(AttemptRecord(
                 ts=ts or job.started, request_id=job.request_id, attempt=attempt, profile=profile.name,
                 route=route.name, provider=provider.name, model=model, via="gateway", status=status,  # type: ignore[arg-type]
@@ -72,6 +77,8 @@ class Records:
                 prompt=capped(job.prompt) if profile.log_prompts else None, tag=None, session_id=job.session,
                 extra={"class": job.cls.kind, "signals": ",".join(job.cls.signals),
                        "stream": "true" if job.stream else "false", **({"usage": "estimated"} if estimated else {})},
+                baseline_cost_usd=baseline_cost(self.ctx.config, self.ctx.catalog, tin, tout, cread, cwrite),
+                **sig,
             ))
         if self.verbose:
             line = (f"route={route.name} provider={provider.name} model={model} status={status} "
@@ -83,6 +90,19 @@ class Records:
             if error:
                 line += f" error={json.dumps(error[:300])}"
             self.log(line)
+
+    def _signals(self, job: Job) -> dict[str, Any]:
+        """The request's outcome signals for its first ledger row (nothing on later ones, nothing when off)."""
+        if job.signals_recorded or not self.signals:
+            return {}
+        job.signals_recorded = True
+        tracker = self.__dict__.get("_tracker")
+        if tracker is None:
+            tracker = self.__dict__["_tracker"] = SignalTracker()
+        sig = tracker.observe(job.session, job.body.get("messages"), job.cls.kind, job.prompt)
+        return {"tool_calls": sig.tool_calls, "failed_tool_calls": sig.failed_tool_calls, "edits": sig.edits,
+                "rejected_edits": sig.rejected_edits, "tools": sig.tools, "turn": sig.turn,
+                "prompt_sketch": sig.prompt_sketch}
 
 
 def _n(v: int | None) -> str:

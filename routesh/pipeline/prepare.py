@@ -10,7 +10,7 @@ from ..core.config import Config
 from ..core.context import Context
 from ..core.errors import PolicyRefusal, UserError
 from ..core.events import Message
-from ..core.plan import Plan, make_plan
+from ..core.plan import Plan, SpentFn, make_plan
 from ..core.prompt import check_size, check_text
 from ..core.yamlnodes import did_you_mean
 
@@ -89,12 +89,13 @@ def check_route(ctx: Context, route: str | None) -> None:
 
 
 def plan_for(ctx: Context, text: str, route: str | None, *, attachments: tuple[Attachment, ...] = (),
-             history: tuple[Message, ...] = (), history_tokens: int | None = None) -> Plan:
+             history: tuple[Message, ...] = (), history_tokens: int | None = None,
+             spent: SpentFn = budget_spent) -> Plan:
     """Check the prompt, route it and check its size: the common start of a dry-run and a real run."""
     note = check_text(text, ctx.config)
     check_route(ctx, route)
     keys = PlanKeys(ctx)
-    plan = make_plan(ctx, text, datetime.now(), keys.lookup, route=route, spent=budget_spent, shared=keys.shared,
+    plan = make_plan(ctx, text, datetime.now(), keys.lookup, route=route, spent=spent, shared=keys.shared,
                      attachments=attachments, history=history, history_tokens=history_tokens)
     check_size(plan.decision, plan.model, ctx.catalog)
     notes = tuple(n for n in (note, claude_missing(ctx.config) if plan.via == "claude-code" else None) if n)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from ..core.config import Provider, Route
@@ -68,6 +68,11 @@ class Runner:
         if ledger is not None:
             ledger.record(rec)  # type: ignore[attr-defined]
 
+    def _explained(self, plan: Plan) -> Callable[[AttemptRecord], None]:
+        """record(), keeping why this profile and which kinds of secret were found (never a value) for `routesh ui`."""
+        why = {"profile_why": plan.profile_why, "secrets": plan.secrets or ""}
+        return lambda rec: self.record(replace(rec, extra={**rec.extra, **why}))
+
     def budget_now(self) -> BudgetVerdict | None:
         """The profile's budget as the ledger has it now (None: no budget); one that cannot be checked is spent."""
         profile = self.ctx.profile
@@ -109,7 +114,7 @@ class Runner:
         import uuid
 
         text = plan.decision.text
-        self.record(AttemptRecord(
+        self._explained(plan)(AttemptRecord(
             ts=time.time(), request_id=uuid.uuid4().hex[:16], attempt=0, profile=plan.profile, route=plan.route,
             provider=plan.provider.name, model=plan.model, via=plan.via, status="refused", error=why,
             rule=_rule_label(plan), prompt_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
@@ -126,7 +131,7 @@ class Runner:
             self.on_notice(notice)
         config = self.ctx.config
         d = Dispatcher(config, self.ctx.profile, self.ctx.catalog, self.engine_for, lambda p, v: key_for(p, v, config),
-                       on_text=self.on_text, on_notice=self.on_notice, record=self.record,
+                       on_text=self.on_text, on_notice=self.on_notice, record=self._explained(plan),
                        claude_path=self.ctx.config.claude_path, budget=self.budget_now, conversation=conversation)
         return d.run(guarded.routes, guarded.text, history=history, rule=_rule_label(plan), tag=tag,
                      resume_session=resume_session, cancel=cancel)

@@ -70,7 +70,7 @@ class LedgerReads:
         if include_prompt:
             cols += ", a.prompt"
         sql = (
-            f"SELECT {cols}, m.request_id IS NOT NULL, m.note, a.extra FROM attempts a "
+            f"SELECT {cols}, m.request_id IS NOT NULL, m.note, a.extra, a.baseline_cost_usd FROM attempts a "
             f"LEFT JOIN misses m ON m.request_id = a.request_id{where} ORDER BY a.ts DESC, a.id DESC"
         )
         if n is not None:
@@ -79,7 +79,7 @@ class LedgerReads:
             sql += " LIMIT ?"
             params.append(n)
         names = (*LOG_FIELDS, *LOG_EXTRA_FIELDS[:5], *(("prompt",) if include_prompt else ()), "miss", "miss_note",
-                 "usage_estimated")
+                 "usage_estimated", "baseline_cost_usd")
         out = []
         for row in self._query(sql, params):
             d = dict(zip(names, row, strict=True))

@@ -11,6 +11,8 @@ COLUMNS: tuple[str, ...] = (
     "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd",
     "latency_ms", "ttft_ms", "error", "rule", "prompt_sha256", "prompt_chars", "prompt", "tag", "session_id",
     "answer",
+    # migration 4 (outcomes): the baseline price and the outcome signals, on the request's first row only
+    "baseline_cost_usd", "tool_calls", "failed_tool_calls", "edits", "rejected_edits", "tools", "turn", "prompt_sketch",
 )  # fmt: skip
 
 # The `routesh log --json` contract (DESIGN.md), then the extra fields routesh adds.
@@ -20,7 +22,7 @@ LOG_FIELDS: tuple[str, ...] = (
     "latency_ms", "ttft_ms", "error",
 )  # fmt: skip
 LOG_EXTRA_FIELDS: tuple[str, ...] = ("rule", "tag", "prompt_sha256", "prompt_chars", "session_id", "miss", "miss_note",
-                                     "usage_estimated")
+                                     "usage_estimated", "baseline_cost_usd")
 
 # Numbered schema migrations, applied in order, each in its own transaction. Append; never edit.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
@@ -73,7 +75,24 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "CREATE INDEX attempts_session ON attempts(session_id, ts)",
         ),
     ),
+    (
+        4,
+        "baseline price and outcome signals",
+        (
+            # what the attempt would have cost on the baseline model, same token counts (core/baseline.py)
+            "ALTER TABLE attempts ADD COLUMN baseline_cost_usd REAL",
+            # outcome signals (gateway/signals.py), counted once per request on its first recorded row; NULL: not seen
+            "ALTER TABLE attempts ADD COLUMN tool_calls INTEGER",
+            "ALTER TABLE attempts ADD COLUMN failed_tool_calls INTEGER",
+            "ALTER TABLE attempts ADD COLUMN edits INTEGER",
+            "ALTER TABLE attempts ADD COLUMN rejected_edits INTEGER",
+            "ALTER TABLE attempts ADD COLUMN tools TEXT",  # "Bash=2,Read=1": new tool calls by tool name
+            "ALTER TABLE attempts ADD COLUMN turn INTEGER",  # 1: a prompt the user typed; 0: a continuation
+            "ALTER TABLE attempts ADD COLUMN prompt_sketch INTEGER",  # 64-bit simhash of a turn's prompt (re-asks)
+            "CREATE INDEX IF NOT EXISTS attempts_session ON attempts(session_id, ts)",
+        ),
+    ),
 )
-SCHEMA_VERSION = MIGRATIONS[-1][0]
+SCHEMA_VERSION = max(m[0] for m in MIGRATIONS)
 
 _INSERT = f"INSERT INTO attempts ({', '.join(COLUMNS)}, extra) VALUES ({', '.join('?' * (len(COLUMNS) + 1))})"

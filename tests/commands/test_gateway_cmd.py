@@ -174,12 +174,13 @@ def test_code_passes_everything_after_its_own_options_to_claude(tmp_path: Path) 
     r = run("code", "-v", "--gateway-log", str(tmp_path / "g.log"), "--model", "opus", "-p", "hello world", env=env)
     assert r.returncode == 7, r.stderr
     lines = out.read_text().splitlines()
-    assert lines[0].startswith("--add-dir=") and lines[1:5] == ["--model", "opus", "-p", "hello world"]
-    assert lines[5].startswith("url=http://127.0.0.1:") and "key=none" in lines[5]
-    assert "model=claude-sonnet-4-6-routesh-main" in lines[5]  # the built-in default route's model leads
+    assert lines[0].startswith("--add-dir=") and lines[2:6] == ["--model", "opus", "-p", "hello world"]
+    assert lines[1].startswith("--settings=") and "statusLine" in lines[1]  # routesh's status line
+    assert lines[6].startswith("url=http://127.0.0.1:") and "key=none" in lines[6]
+    assert "model=claude-sonnet-4-6-routesh-main" in lines[6]  # the built-in default route's model leads
     assert not Path(lines[0].split("=", 1)[1]).exists()  # the commands dir is gone
     r = run("code", "--", "-v", env=env)
-    assert out.read_text().splitlines()[1] == "-v"
+    assert out.read_text().splitlines()[2] == "-v"
 
 
 def test_code_help_is_routeshs() -> None:
