@@ -137,7 +137,7 @@ def parse_bytes(data: bytes, file: str) -> Config:
 
 def builtin_text() -> str:
     """The built-in default routes.yaml shipped inside the package (the same file as the repo's routes.yaml)."""
-    return (Path(__file__).parent / "routes.yaml").read_text(encoding="utf-8")
+    return (Path(__file__).parent.parent / "routes.yaml").read_text(encoding="utf-8")
 
 
 def parse_builtin() -> Config:
