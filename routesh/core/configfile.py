@@ -293,7 +293,9 @@ def _cross_check(r: Reader, top: dict[str, Node], providers: dict[str, Provider]
     """References between sections: every name must exist, fallbacks must not loop."""
 
     def route_ref(name: str | None, node: Node | None, where: str) -> None:
-        if name and name not in routes:  # the message (a did-you-mean over every route) only when needed
+        if name is not None and not name.strip():
+            r.fail(node, f"{where}: an empty route name; name a route ({_names(routes)}) or remove it")
+        elif name and name not in routes:  # the message (a did-you-mean over every route) only when needed
             r.fail(node, f"{where}: unknown route '{name}'{did_you_mean(name, routes)}; routes: {_names(routes)}")
 
     route_ref(default_route, top.get("default_route") or top.get("routes"), "default_route")
