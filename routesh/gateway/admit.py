@@ -46,6 +46,7 @@ class Job:
     bodies: dict[str, bytes] = field(default_factory=dict)  # per route: the forwarded body
     committed: bool = False  # the client has received the first byte
     signals_recorded: bool = False  # the outcome signals went on the request's first ledger row
+    secrets: str | None = None  # what screening found in the new parts (kinds and places, never values); "" none
 
 _ID_PREFIX = os.urandom(4).hex()
 _ID_COUNTER = itertools.count(1)
@@ -184,6 +185,7 @@ class Admission:
         if tools is not None and not tools_seen and (on_secret == "warn" or not any(
                 h.where.startswith("tool ") for h in hits)):
             self._screener.remember(tools)
+        job.secrets = describe_hits(hits) if hits else ""
         if not hits:
             return None
         if on_secret == "warn":

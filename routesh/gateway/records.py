@@ -76,7 +76,9 @@ class Records:
                 prompt_sha256=job.prompt_sha, prompt_chars=len(job.prompt),
                 prompt=capped(job.prompt) if profile.log_prompts else None, tag=None, session_id=job.session,
                 extra={"class": job.cls.kind, "signals": ",".join(job.cls.signals),
-                       "stream": "true" if job.stream else "false", **({"usage": "estimated"} if estimated else {})},
+                       "stream": "true" if job.stream else "false", **({"usage": "estimated"} if estimated else {}),
+                       "profile_why": self.ctx.choice.why,  # for `routesh ui`'s explanation; secret kinds, never values
+                       **({} if job.secrets is None else {"secrets": job.secrets})},
                 baseline_cost_usd=baseline_cost(self.ctx.config, self.ctx.catalog, tin, tout, cread, cwrite),
                 **sig,
             ))

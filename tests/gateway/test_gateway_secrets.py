@@ -111,6 +111,8 @@ def test_a_secret_read_by_a_tool_is_refused_before_sending(blocking_gw: GW):
     assert blocking_gw.up.generation_requests() == []
     (row,) = blocking_gw.rows()
     assert row["status"] == "refused" and AWS not in json.dumps(row)
+    extra = json.loads(row["extra"])  # what `routesh ui` explains: the kinds found and why this profile
+    assert "aws-access-key" in extra["secrets"] and extra["profile_why"]
 
 
 def test_a_secret_typed_in_the_prompt_is_refused(blocking_gw: GW):
@@ -121,6 +123,8 @@ def test_a_secret_typed_in_the_prompt_is_refused(blocking_gw: GW):
 def test_clean_turns_pass(blocking_gw: GW):
     status, _, _ = blocking_gw.post(tool_result_turn("DEBUG=1\nPORT=8080\n"))
     assert status == 200 and len(blocking_gw.up.generation_requests()) == 1
+    (row,) = blocking_gw.rows()
+    assert json.loads(row["extra"])["secrets"] == ""  # screened, none found (the page says "none found")
 
 
 def test_warn_sends_and_logs_without_the_secret(warning_gw: GW):
@@ -128,6 +132,8 @@ def test_warn_sends_and_logs_without_the_secret(warning_gw: GW):
     assert status == 200 and len(warning_gw.up.generation_requests()) == 1
     assert any("secret sent (on_secret: warn)" in line for line in warning_gw.logs)
     assert all(AWS not in line for line in warning_gw.logs)
+    (row,) = warning_gw.rows()
+    assert "aws-access-key" in json.loads(row["extra"])["secrets"] and AWS not in json.dumps(row)
 
 
 def test_a_secret_in_the_system_prompt_is_refused_and_named(blocking_gw: GW):
