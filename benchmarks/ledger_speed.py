@@ -135,7 +135,7 @@ def load_rows(db: Path, n: int) -> None:
                 now - rnd.random() * 30 * 86400, f"req{i // 2:08d}", i % 2 + 1, rnd.choice(["personal", "work"]),
                 rnd.choice(routes), "anthropic", rnd.choice(models), "api", status, rnd.randint(100, 50_000),
                 rnd.randint(10, 4000), rnd.randint(0, 20_000), 0, cost, rnd.uniform(300, 30_000),
-                rnd.uniform(100, 3000), None, None, "ab" * 32, 1000, None, None, f"sess{i // 40:06d}",
+                rnd.uniform(100, 3000), None, None, "ab" * 32, 1000, None, None, f"sess{i // 40:06d}", None,
                 cost * rnd.uniform(0.5, 3), calls, rnd.randint(0, calls) if calls else calls,
                 rnd.randint(0, 1) if first else None, 0 if first else None,
                 ("Bash=1,Read=2" if calls else None), turn, rnd.choice(sketches) if turn else None, None,
