@@ -18,6 +18,8 @@ from .ledger_schema import LOG_EXTRA_FIELDS, LOG_FIELDS
 if TYPE_CHECKING:
     from .stats import StatsReport
 
+WIDE_WINDOW = 0.125  # the share of the ledger's time span above which stats scans the table in order
+
 
 class LedgerError(Exception):
     """The ledger could not be read (the write path never raises this)."""
@@ -130,7 +132,8 @@ class LedgerReads:
             f"FROM attempts b WHERE b.request_id = a.request_id AND b.status IN {st.ANSWERED!r}"
             f"{where.replace(' WHERE ', ' AND ').replace('a.', 'b.')})), "
             f"{_COST_OR_FREE}, a.latency_ms, a.ttft_ms, {'NULL' if by == 'route' else 'a.route'}, "
-            f"{'NULL' if by == 'model' else 'a.model'} FROM attempts a{where}"
+            f"{'NULL' if by == 'model' else 'a.model'} FROM attempts a{' NOT INDEXED' if self._wide(since) else ''}"
+            f"{where}"
         )
         conn = self._reader()
         try:
@@ -143,6 +146,18 @@ class LedgerReads:
                 return st.fold(cursor, by, input_price=input_price, top_models=top_models, tz=tz, since=since_dt)  # type: ignore[arg-type]
         except sqlite3.Error as exc:
             raise self._read_error(exc) from exc
+
+    def _wide(self, since: float | datetime | None) -> bool:
+        """Whether a window holds enough of the ledger that reading the table in order beats the ts index (at
+        100,000 rows over 60 days the scan took 0.5-0.7x the indexed read); estimated from the oldest and newest
+        rows (two index lookups), as if requests were spread evenly."""
+        if since is None:
+            return True
+        lo, hi = self._query("SELECT (SELECT MIN(ts) FROM attempts), (SELECT MAX(ts) FROM attempts)")[0]
+        if lo is None or hi <= lo:
+            return True
+        start = since.timestamp() if isinstance(since, datetime) else since
+        return (hi - start) / (hi - lo) > WIDE_WINDOW
 
 
 def _usage_estimated(extra: str | None) -> bool:

@@ -482,3 +482,22 @@ def test_ledger_and_stats_do_not_import_rich() -> None:
     code = "import sys, routesh.usage.ledger, routesh.usage.stats, routesh.core.cost; print('rich' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_stats_reads_a_wide_window_in_order_and_a_narrow_one_by_index_with_the_same_answer(
+        db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rnd = random.Random(7)
+    with ledger_mod.Ledger(db) as led:
+        for i in range(400):
+            ok = rnd.random() < 0.8
+            led.record(rec(ts=T0 + i * 3600, request_id=f"r{i // 2}", attempt=i % 2 + 1, status="ok" if ok else "error",
+                           route=rnd.choice(["default", "cheap"]), input_tokens=10, output_tokens=5,
+                           cost_usd=rnd.random() if ok else None, latency_ms=100.0))
+        narrow, wide = T0 + 390 * 3600, T0 + 100 * 3600
+        assert not led._wide(narrow) and led._wide(wide) and led._wide(None)
+        for since in (narrow, wide, None):  # each window read both ways gives the same report
+            monkeypatch.setattr(type(led), "_wide", lambda self, since: False)
+            by_index = led.stats(since)
+            monkeypatch.setattr(type(led), "_wide", lambda self, since: True)
+            assert led.stats(since) == by_index
+            monkeypatch.undo()
