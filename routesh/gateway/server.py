@@ -326,6 +326,24 @@ class RunningGateway:
         self.stop()
 
 
+GC_YOUNG = 20_000  # net new container objects between young collections (default 700)
+
+
+def quiet_gc(young: int = GC_YOUNG) -> None:
+    """Collections sized for a server that makes and drops many small objects per request (`routesh serve` only).
+
+    Why: at the default threshold (700) the cyclic collector ran several times a second under load, ~3% of the
+    gateway's CPU, walking objects that reference counting frees anyway; startup's objects (config, catalog,
+    modules) never become garbage, so they are frozen out of every collection. Cycles are still collected.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    _, mid, old = gc.get_threshold()
+    gc.set_threshold(young, mid, old)
+
+
 def serve_forever(gateway: Gateway, sock: socket.socket, *, on_ready: Callable[[], None] | None = None) -> None:
     """Serve in the calling thread until SIGINT or SIGTERM."""
     import signal
@@ -346,6 +364,7 @@ def serve_forever(gateway: Gateway, sock: socket.socket, *, on_ready: Callable[[
         problems = await gateway.prefetch_keys()
         for p in problems:
             gateway.log(f"routesh: warning: {p}")
+        quiet_gc()
         async with server:
             await stop.wait()
             server.close()

@@ -116,3 +116,31 @@ def test_tools_text_round_trip() -> None:
     parse_tools("Read=1", counts)
     assert counts == {"Read": 3, "mcp__x y z": 1}
     assert tools_text({}) is None
+
+
+def _reference_sketch(text: str) -> int | None:
+    """The simhash as defined, one bit at a time: the majority of the features' hash bits."""
+    from hashlib import blake2b
+
+    from routesh.core.outcome_signals import SKETCH_WORDS, normalized_words
+
+    words = normalized_words(text[: SKETCH_WORDS * 32])[:SKETCH_WORDS]
+    if not words:
+        return None
+    feats = words + [a + " " + b for a, b in zip(words, words[1:], strict=False)]
+    digests = [blake2b(f.encode("utf-8", "surrogatepass"), digest_size=8).digest() for f in feats]
+    value = 0
+    for j in range(8):
+        for i in range(8):
+            if 2 * sum((d[j] >> i) & 1 for d in digests) > len(feats):
+                value |= 1 << (j * 8 + i)
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def test_sketch_matches_the_bit_by_bit_definition() -> None:
+    import random
+
+    rng = random.Random(12)
+    for n in [0, 1, 2, 3, 4, 7, 40, 999, 1000, 1001, 1500] + [rng.randint(1, 60) for _ in range(150)]:
+        text = " ".join("".join(rng.choices("abcdé", k=rng.randint(1, 3))) for _ in range(n))
+        assert sketch(text) == _reference_sketch(text), n
