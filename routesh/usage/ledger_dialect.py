@@ -19,6 +19,7 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?<!AS )\bINTEGER\b"), "BIGINT"),
     (re.compile(r"\bREAL\b"), "DOUBLE PRECISION"),  # SQLite's REAL is 8 bytes; PostgreSQL's is 4
     (re.compile(r"\bBEGIN IMMEDIATE\b"), "BEGIN"),
+    (re.compile(r" NOT INDEXED\b"), ""),  # SQLite's planner hint (a scan); PostgreSQL's planner decides by itself
     # SQLite's CAST(real AS INTEGER) truncates; PostgreSQL's rounds (the stats time slots need truncation)
     (re.compile(r"CAST\((a\.ts / [0-9.]+) AS INTEGER\)"), r"CAST(FLOOR(\1) AS BIGINT)"),
 )

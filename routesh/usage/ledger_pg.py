@@ -117,8 +117,14 @@ class PgLedger(Ledger):
             self._reset()
         return ok
 
+    def _failed(self, exc: BaseException) -> None:
+        """Ledger._failed with the driver's first line only: its DETAIL lines quote the row (the prompt too)."""
+        text = str(exc).strip().splitlines()
+        super()._failed(LedgerError(without_secret(text[0] if text else type(exc).__name__, self.url)))
+
     def _read_error(self, exc: BaseException) -> LedgerError:
-        return LedgerError(f"cannot read the usage ledger {self.where}: {without_secret(str(exc).strip(), self.url)}")
+        said = without_secret(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, self.url)
+        return LedgerError(f"cannot read the usage ledger {self.where}: {said}")
 
     def check_writable(self) -> None:
         """Raise LedgerError unless the server answers now and the table can be written."""
