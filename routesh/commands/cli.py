@@ -10,6 +10,7 @@ from typing import NoReturn
 
 from .. import __version__
 from ..core.errors import EXIT_USAGE, UserError, bug_location
+from ..engines import registry  # noqa: F401 - registers the engines' provider types before any config is read
 
 # subcommand → "module:function"; imported only when used, so `--dry-run` stays fast
 SUBCOMMANDS: dict[str, str] = {
