@@ -22,6 +22,7 @@ from .config import (
     Rule,
 )
 from .hours import parse_hours
+from .ledger_key import parse_ledger
 from .yamlnodes import ConfigError, Problem, Reader, compose, did_you_mean, line_of
 
 TOP_KEYS = ("version", "default_route", "default_profile", "providers", "routes", "rules", "profiles", "models",
@@ -94,10 +95,7 @@ def parse(text: str, file: str) -> Config:
 
     from .baseline import parse_baseline
 
-    baseline = parse_baseline(r, top.get("baseline"), routes)
-    from .ledger_key import parse_ledger
-
-    ledger = parse_ledger(r, top.get("ledger"))
+    baseline, ledger = parse_baseline(r, top.get("baseline"), routes), parse_ledger(r, top.get("ledger"))
     _cross_check(r, top, providers, routes, rules, profiles, code, default_route, default_profile)
     if r.problems:
         raise ConfigError(sorted(r.problems, key=lambda p: p.line))

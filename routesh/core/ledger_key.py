@@ -7,11 +7,12 @@ $PGPASSWORD or $ROUTESH_LEDGER instead.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
-from yaml import Node
+if TYPE_CHECKING:
+    from yaml import Node
 
-from .yamlnodes import Reader
+    from .yamlnodes import Reader
 
 SCHEMES = ("postgresql://", "postgres://")
 
@@ -26,6 +27,8 @@ def parse_ledger(r: Reader, node: Node | None) -> str | None:
         r.fail(node, f"ledger: {value.split('://', 1)[0]}:// is not a ledger; use postgresql://HOST/DB or a file path")
         return None
     if value.startswith(SCHEMES):
+        from urllib.parse import urlsplit  # only for a URL: a start-up with none pays nothing
+
         try:
             password = urlsplit(value).password
         except ValueError:
