@@ -51,6 +51,13 @@ class Cluster:
             conn.execute(f"CREATE DATABASE {name}")
         return name
 
+    def restart(self) -> None:
+        """Stop the server (fast: connections are cut) and start it again, as an outage would."""
+        data = str(self.root / "data")
+        _run(self, [str(self.bindir / "pg_ctl"), "-D", data, "-m", "fast", "-w", "stop"])
+        _run(self, [str(self.bindir / "pg_ctl"), "-D", data, "-l", str(self.root / "log"), "-o", _opts(self.root),
+                    "-w", "-t", "60", "start"])
+
     def stop(self) -> None:
         _run(self, [str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "-w", "stop"],
              check=False)
@@ -66,6 +73,11 @@ def _run(c: Cluster, argv: list[str], *, check: bool = True) -> subprocess.Compl
     return subprocess.run(_as_owner(argv), capture_output=True, text=True, check=check, timeout=60, cwd=c.root)
 
 
+def _opts(root: Path) -> str:
+    """The server's options: a Unix socket in the cluster's directory, no TCP, no fsync (a throwaway)."""
+    return f"-c listen_addresses='' -c unix_socket_directories='{root}' -c fsync=off -c full_page_writes=off"
+
+
 def start() -> Cluster:
     """initdb + pg_ctl start in a new temp dir (outside pytest's 0700 basetemp, which `postgres` cannot enter)."""
     bindir = bin_dir()
@@ -78,8 +90,7 @@ def start() -> Cluster:
     try:
         _run(c, [str(bindir / "initdb"), "-D", str(root / "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                  "--no-sync", "--locale=C"])
-        opts = f"-c listen_addresses='' -c unix_socket_directories='{root}' -c fsync=off -c full_page_writes=off"
-        _run(c, [str(bindir / "pg_ctl"), "-D", str(root / "data"), "-l", str(root / "log"), "-o", opts, "-w",
+        _run(c, [str(bindir / "pg_ctl"), "-D", str(root / "data"), "-l", str(root / "log"), "-o", _opts(root), "-w",
                  "-t", "60", "start"])
     except BaseException:
         log = root / "log"

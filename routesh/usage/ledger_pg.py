@@ -123,6 +123,8 @@ class PgLedger(Ledger):
         super()._failed(LedgerError(without_secret(text[0] if text else type(exc).__name__, self.url)))
 
     def _read_error(self, exc: BaseException) -> LedgerError:
+        """Ledger._read_error's one line, password hidden; a lost connection is dropped so the next read reconnects."""
+        self._reset()
         said = without_secret(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, self.url)
         return LedgerError(f"cannot read the usage ledger {self.where}: {said}")
 
@@ -136,8 +138,8 @@ class PgLedger(Ledger):
                 conn.execute("ROLLBACK")
         except self._db_errors as exc:
             self._reset()
-            raise LedgerError(f"cannot write to the usage ledger {self.where}: {without_secret(str(exc), self.url)}"
-                              ) from exc
+            said = without_secret((str(exc).strip().splitlines() or [type(exc).__name__])[0], self.url)
+            raise LedgerError(f"cannot write to the usage ledger {self.where}: {said}") from exc
 
     def _reset(self) -> None:
         """Drop a connection the server closed, so the next call connects again."""

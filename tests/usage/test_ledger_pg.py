@@ -112,6 +112,25 @@ def test_processes_starting_together_migrate_once(pg_url: str) -> None:
     assert versions == [m[0] for m in ledger_mod.MIGRATIONS]
 
 
+def test_a_restarted_server_is_picked_up_by_itself(pg_cluster) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    url = pg_cluster.url(pg_cluster.fresh_db())
+    err = io.StringIO()
+    led = Ledger(url, warn=err)
+    assert led.record(rec(request_id="before"))
+    pg_cluster.restart()  # the ledger's connection is cut
+    stored = [led.record(rec(request_id=f"after-{i}")) for i in range(3)]
+    assert stored[1:] == [True, True]  # at most the first write after the outage is lost, with a warning
+    assert led.count() == 1 + sum(stored)
+    assert stored[0] or "usage not recorded" in err.getvalue()
+    with pytest.raises(LedgerError):  # a read during an outage is a LedgerError, and the next one reconnects
+        pg_cluster.restart()
+        led.select("SELECT 1")
+    assert led.count() == 1 + sum(stored)
+    led.close()
+
+
 # -- bad URLs: one line, exit 2, no password --------------------------------------------------------
 
 
