@@ -20,7 +20,8 @@ def scrub(text: str | None) -> str | None:
     return shown(text) if text else text
 
 
-_FREE_TEXT = tuple(COLUMNS.index(c) for c in ("error", "prompt", "tag", "answer"))  # text that came from users or upstreams
+# text that came from users or upstreams
+_FREE_TEXT = tuple(COLUMNS.index(c) for c in ("error", "prompt", "tag", "answer"))
 
 
 def _params(rec: AttemptRecord) -> tuple[Any, ...]:

@@ -22,7 +22,8 @@ from routesh.usage.ledger import Ledger, LedgerError, LedgerNewer
 from routesh.usage.ledger_dialect import redacted, to_postgres
 
 PASSWORD = "pw-Sup3rSecret-9x"
-CONFIG = "providers: {anthropic: {type: anthropic}}\nroutes: {default: {provider: anthropic, model: claude-sonnet-4-6}}\n"
+CONFIG = ("providers: {anthropic: {type: anthropic}}\n"
+          "routes: {default: {provider: anthropic, model: claude-sonnet-4-6}}\n")
 
 
 def rec(**kw: object) -> AttemptRecord:
@@ -182,7 +183,8 @@ def test_a_password_in_routes_yaml_is_refused_with_the_fix(tmp_path: Path) -> No
     cfg.write_text(CONFIG +
                    f"ledger: postgresql://team:{PASSWORD}@db.internal/routesh\n")
     out = routesh(*["--config", str(cfg), "--dry-run", "hello"])
-    assert out.returncode == 2 and "routes.yaml:3: ledger: holds a password" in out.stderr and "~/.pgpass" in out.stderr, out.stderr
+    assert out.returncode == 2 and "routes.yaml:3: ledger: holds a password" in out.stderr, out.stderr
+    assert "~/.pgpass" in out.stderr
     assert PASSWORD not in out.stderr
     cfg.write_text(CONFIG + "ledger: mysql://x/y\n")
     out = routesh(*["--config", str(cfg), "--dry-run", "hello"])
