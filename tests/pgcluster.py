@@ -83,7 +83,8 @@ def start() -> Cluster:
     bindir = bin_dir()
     if bindir is None:
         raise FileNotFoundError("initdb")
-    root = Path(tempfile.mkdtemp(prefix="routesh-pg-"))
+    # /tmp, not $TMPDIR: the `postgres` user must be able to reach it, and a socket path must stay short
+    root = Path(tempfile.mkdtemp(prefix="routesh-pg-", dir="/tmp" if os.path.isdir("/tmp") else None))
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
     c = Cluster(root, bindir)
