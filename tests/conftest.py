@@ -59,7 +59,7 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
         monkeypatch.setenv(var, str(home / sub))
     for var in ("ROUTESH_CONFIG", "ROUTESH_PROFILE", "CLAUDE_CODE_ROUTE", "ROUTESH_DEBUG", "ANTHROPIC_API_KEY",
                 "OPENROUTER_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_MODEL",
-                "WORK_ANTHROPIC_KEY", "WORK_OPENROUTER_API_KEY", "ROUTESH_GATEWAY_TOKEN"):
+                "WORK_ANTHROPIC_KEY", "WORK_OPENROUTER_API_KEY", "ROUTESH_GATEWAY_TOKEN", "ROUTESH_LEDGER"):
         monkeypatch.delenv(var, raising=False)
     if os.environ.get("ROUTESH_TEST_KEYRING") != "1":
         # Outside the throwaway keyring session (scripts/test) no test may reach the developer's real
@@ -85,3 +85,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep = [item for i, item in enumerate(items) if i % n == k - 1]
     config.hook.pytest_deselected(items=[item for i, item in enumerate(items) if i % n != k - 1])
     items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():  # type: ignore[no-untyped-def]
+    """A throwaway PostgreSQL cluster for the whole run (tests/pgcluster.py), stopped at the end."""
+    import pgcluster
+
+    if pgcluster.bin_dir() is None:
+        from keyring_fixtures import skip_or_fail
+
+        skip_or_fail("PostgreSQL is not installed (Debian: apt-get install postgresql; .ci/run does it)")
+    cluster = pgcluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster) -> str:  # type: ignore[no-untyped-def]
+    """The URL of a new, empty database on the throwaway cluster."""
+    return pg_cluster.url(pg_cluster.fresh_db())

@@ -84,6 +84,9 @@ def add_global_options(p: argparse.ArgumentParser, *, suppress: bool = False) ->
     if "--profile" not in have:
         p.add_argument("--profile", metavar="NAME", default=default,
                        help="profile to use (also $ROUTESH_PROFILE, then $CLAUDE_CODE_ROUTE)")
+    if "--ledger" not in have:
+        p.add_argument("--ledger", metavar="URL|PATH", default=default,
+                       help="usage ledger: a postgresql:// URL or a SQLite file (also $ROUTESH_LEDGER, routes.yaml)")
 
 
 def _everywhere(p: argparse.ArgumentParser) -> None:
@@ -187,11 +190,19 @@ def run(argv: list[str]) -> int:
         globals_ = parent.parse_args(head)
         p, handler = _command(sub)
         args = p.parse_args(rest, namespace=globals_)
+        _use_ledger(args)
         return handler(args)
     args = _top_parser().parse_intermixed_args(argv)
+    _use_ledger(args)
     from .oneshot import main as oneshot
 
     return oneshot(args)
+
+
+def _use_ledger(args: argparse.Namespace) -> None:
+    """--ledger wins over $ROUTESH_LEDGER and routes.yaml; set in the environment so a gateway child uses it too."""
+    if getattr(args, "ledger", None):
+        os.environ["ROUTESH_LEDGER"] = args.ledger
 
 
 def main(argv: list[str] | None = None) -> int:

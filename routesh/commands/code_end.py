@@ -39,11 +39,13 @@ def closing_lines(tally: Tally, claude_args: Sequence[str]) -> list[str]:
 
 def session_total(sid: str) -> tuple[int, int, int, float] | None:
     """(requests, tokens in, tokens out, cost) of every ledger row of Claude Code session sid; None if unreadable."""
-    from ..core.paths import ledger_file
+    from pathlib import Path
+
+    from ..core.paths import ledger_target
     from ..usage.ledger import Ledger, LedgerError
 
-    path = ledger_file()
-    if not path.exists():
+    path = ledger_target()
+    if isinstance(path, Path) and not path.exists():
         return None
     try:
         with Ledger(path) as led:

@@ -68,8 +68,10 @@ def followup(ctx: Context, cont: bool, cid: str | None) -> Followup:
 
 def _ledger():  # type: ignore[no-untyped-def]
     """The ledger if it exists (a continuation never creates one)."""
-    from ..core.paths import ledger_file
+    from pathlib import Path
+
+    from ..core.paths import ledger_target
     from ..usage.ledger import Ledger
 
-    path = ledger_file()
-    return Ledger(path) if path.exists() else None
+    path = ledger_target()  # a file, or a team's postgresql:// database (always there)
+    return Ledger(path) if not isinstance(path, Path) or path.exists() else None

@@ -91,6 +91,9 @@ def serve(args: argparse.Namespace) -> int:
     ctx = build(args.config, args.profile)
     for warning in ctx.loaded.warnings:
         print(f"routesh: warning: {warning}", file=sys.stderr)
+    from ..usage.ledger_start import open_at_start
+
+    open_at_start()
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:

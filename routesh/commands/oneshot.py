@@ -24,6 +24,9 @@ def main(args: argparse.Namespace) -> int:
     ctx = build(args.config, args.profile)
     for warning in ctx.loaded.warnings:
         print(f"routesh: {warning}", file=sys.stderr)
+    from ..usage.ledger_start import open_at_start
+
+    open_at_start()
     stdin_tty = sys.stdin is None or sys.stdin.isatty()
     files: list[str] = args.file or []
     wanted = Overrides(args.model, args.system)

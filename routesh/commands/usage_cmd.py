@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from ..core.errors import UserError
 
@@ -23,12 +25,20 @@ def _since(text: str | None) -> datetime | None:
         raise UserError(str(exc)) from None
 
 
-def _ledger():  # type: ignore[no-untyped-def]
-    from ..core.paths import ledger_file
+def _ledger(config: str | None = None):  # type: ignore[no-untyped-def]
+    from ..core.context import build
+    from ..core.paths import ledger_target
     from ..usage.ledger import Ledger, LedgerError
+    from ..usage.ledger_start import open_at_start
 
-    path = ledger_file()
-    if not path.exists():
+    if "ROUTESH_LEDGER" not in os.environ:  # routes.yaml's `ledger:` (build sets it), if the file can be read
+        try:
+            build(config, None, blank_ok=True)
+        except Exception:  # noqa: BLE001 - a broken config does not stop reading the default ledger
+            pass
+    open_at_start()  # a postgresql:// ledger: connected now, or one line and exit 2
+    path = ledger_target()
+    if isinstance(path, Path) and not path.exists():
         return None
     try:
         return Ledger(path)
@@ -49,11 +59,11 @@ def add_log_parser(p: argparse.ArgumentParser) -> Handler:
         if args.show is not None:
             from .show_cmd import show
 
-            return show(args, _ledger())
+            return show(args, _ledger(args.config))
         if args.n < 1:
             raise UserError(f"-n is how many attempts to show: 1 or more (got {args.n})")
         since = _since(args.since)
-        ledger = _ledger()
+        ledger = _ledger(args.config)
         if args.route is not None:
             _check_route(args.route, args.config, ledger)
         rows = [] if ledger is None else _read(lambda: ledger.recent(args.n, route=args.route, since=since,
@@ -90,7 +100,7 @@ def add_stats_parser(p: argparse.ArgumentParser) -> Handler:
 
     def run(args: argparse.Namespace) -> int:
         since = _since(args.since)
-        ledger = _ledger()
+        ledger = _ledger(args.config)
         if args.outcomes or args.compare:
             return run_outcomes(args, ledger, since)
         from ..core.catalog import Catalog

@@ -183,6 +183,7 @@ class Config:
     source: str = "<built-in>"
     attach_max_kb: int = 256  # attachments.max_kb: the largest -f file or piped attachment sent
     baseline: Baseline | None = None  # `baseline:` (baseline.py); None: the default route
+    ledger: str | None = None  # `ledger:` (ledger_key.py): a postgresql:// URL or a SQLite path; None: the default
 
     def provider_for(self, route: Route, profile: Profile) -> Provider:
         """The route's provider with the profile's override applied."""

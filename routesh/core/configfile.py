@@ -22,10 +22,11 @@ from .config import (
     Rule,
 )
 from .hours import parse_hours
+from .ledger_key import parse_ledger
 from .yamlnodes import ConfigError, Problem, Reader, compose, did_you_mean, line_of
 
 TOP_KEYS = ("version", "default_route", "default_profile", "providers", "routes", "rules", "profiles", "models",
-            "code", "claude", "attachments", "baseline")
+            "code", "claude", "attachments", "baseline", "ledger")
 PROVIDER_KEYS = ("type", "base_url", "key_env", "key", "auth", "description", "mid_system")
 ROUTE_KEYS = ("provider", "model", "via", "fallback", "max_output_tokens", "system", "timeout_s", "retries", "env",
               "description", "allow_upgrade", "on_refusal")
@@ -94,7 +95,7 @@ def parse(text: str, file: str) -> Config:
 
     from .baseline import parse_baseline
 
-    baseline = parse_baseline(r, top.get("baseline"), routes)
+    baseline, ledger = parse_baseline(r, top.get("baseline"), routes), parse_ledger(r, top.get("ledger"))
     _cross_check(r, top, providers, routes, rules, profiles, code, default_route, default_profile)
     if r.problems:
         raise ConfigError(sorted(r.problems, key=lambda p: p.line))
@@ -111,6 +112,7 @@ def parse(text: str, file: str) -> Config:
         attach_max_kb=max_kb or DEFAULT_MAX_KB,
         source=file,
         baseline=baseline,
+        ledger=ledger,
     )
 
 

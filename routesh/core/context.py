@@ -51,9 +51,13 @@ class Context:
 def build(config_flag: str | None = None, profile_flag: str | None = None,
           env: Mapping[str, str] | None = None, cwd: Path | None = None, *, blank_ok: bool = False) -> Context:
     """Load the config and choose the profile; raises ConfigError or UnknownProfile (blank_ok: see sources.load)."""
+    own_env = env is None
     env = dict(os.environ) if env is None else env
     cwd = Path.cwd() if cwd is None else cwd
     loaded = load(config_flag, env, cwd, blank_ok=blank_ok)
+    if own_env and loaded.config.ledger:
+        # `ledger:` becomes the process's (and its children's, e.g. a gateway's) unless --ledger or the env chose
+        os.environ.setdefault("ROUTESH_LEDGER", loaded.config.ledger)
     choice = choose_profile(loaded.config, profile_flag, env, cwd, Path.home())
     return Context(loaded, choice, env, cwd, Catalog(loaded.config.models))
 

@@ -42,6 +42,15 @@ def ledger_file() -> Path:
     return data_dir() / "usage.db"
 
 
+def ledger_target() -> Path | str:
+    """The ledger in use: $ROUTESH_LEDGER (a path or a postgresql:// URL; `--ledger` and routes.yaml's `ledger:`
+    set it for the process and its children), else the SQLite file."""
+    value = os.environ.get("ROUTESH_LEDGER", "").strip()
+    if not value:
+        return ledger_file()
+    return value if "://" in value else Path(os.path.expanduser(value))
+
+
 def state_dir() -> Path:
     """~/.local/state/routesh: shell history and other things worth keeping but not backing up."""
     return _xdg("XDG_STATE_HOME", "~/.local/state", "user_state_path")

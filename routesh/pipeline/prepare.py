@@ -65,11 +65,13 @@ class PlanKeys:
 
 def budget_spent(profile: str, day: datetime, month: datetime) -> tuple[float, float]:
     """What a profile spent since local midnight and since the 1st, from the ledger (asked only for budgets)."""
-    from ..core.paths import ledger_file
+    from pathlib import Path
+
+    from ..core.paths import ledger_target
     from ..usage.ledger import Ledger, LedgerError, creation_problem
 
-    target = ledger_file()
-    if not target.exists():  # nothing spent yet, but what is let through must be countable
+    target = ledger_target()
+    if isinstance(target, Path) and not target.exists():  # nothing spent yet, but what is let through must be countable
         problem = creation_problem(target)
         if problem is None:
             return 0.0, 0.0

@@ -52,11 +52,11 @@ class Runner:
     def ledger(self):  # type: ignore[no-untyped-def]
         """The usage ledger, opened on first use; None if it cannot be opened (requests still run)."""
         if self._ledger is None and not self._ledger_failed:
-            from ..core.paths import ledger_file
+            from ..core.paths import ledger_target
             from ..usage.ledger import Ledger
 
             try:
-                self._ledger = Ledger(self.ledger_path or ledger_file())
+                self._ledger = Ledger(self.ledger_path or ledger_target())
             except Exception as exc:  # noqa: BLE001 - a broken ledger must never cost an answer
                 self._ledger_failed = True
                 self.on_notice(f"warning: usage ledger unavailable ({type(exc).__name__}); requests are not recorded")

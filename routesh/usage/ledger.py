@@ -8,8 +8,6 @@ routesh processes (shell, gateway, one-shots) can write at once.
 
 from __future__ import annotations
 
-import functools
-import json
 import os
 import sqlite3
 import sys
@@ -17,24 +15,15 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from operator import attrgetter
 from pathlib import Path
 from typing import IO, Any
 
 from ..core.events import AttemptRecord
 from .ledger_reads import LedgerError, LedgerReads, _filters
+from .ledger_rows import _params, scrub  # noqa: F401 - scrub re-exported
 from .ledger_schema import _INSERT, COLUMNS, MIGRATIONS, SCHEMA_VERSION  # noqa: F401 - re-exported
 
 BUSY_TIMEOUT_MS = 5000  # how long a writer waits for another process's write before giving up
-
-_values = attrgetter(*COLUMNS)
-
-def scrub(text: str | None) -> str | None:
-    """Redact what screening finds, mask key shapes, drop terminal escapes: the ledger keeps no credential."""
-    from ..core.kept import shown
-
-    return shown(text) if text else text
-
 
 _LOCKED_RETRIES = 8  # ~2.5 s in all at worst, for "database is locked" that the busy handler did not absorb
 
@@ -58,14 +47,38 @@ def creation_problem(path: Path) -> str | None:
     return None
 
 
+class LedgerNewer(LedgerError):
+    """The ledger was migrated by a newer routesh than this one: reading or writing it could lose data."""
+
+
 class Ledger(LedgerReads):
-    """The SQLite usage store: `record()` on the request path; `recent`, `spent`, `stats` for log, budgets, stats."""
+    """The usage store: `record()` on the request path; `recent`, `spent`, `stats` for log, budgets, stats.
+
+    SQLite (a path, the default) here; a postgresql:// URL makes `Ledger(url)` a PgLedger (ledger_pg.py),
+    imported, with its driver, only then.
+    """
+
+    _db_errors: tuple[type[BaseException], ...] = (sqlite3.Error,)  # what the driver raises
+
+    def __new__(cls, path: str | os.PathLike[str] | None = None, **kw: Any) -> Ledger:
+        if cls is Ledger:
+            if path is None:
+                from ..core.paths import ledger_target
+
+                path = ledger_target()
+            from .ledger_dialect import is_postgres
+
+            if is_postgres(path):
+                from .ledger_pg import PgLedger
+
+                return super().__new__(PgLedger)
+        return super().__new__(cls)
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, warn: IO[str] | None = None) -> None:
         if path is None:
-            from ..core.paths import ledger_file
+            from ..core.paths import ledger_target
 
-            path = ledger_file()
+            path = ledger_target()
         self.path = Path(path) if str(path) != ":memory:" else None
         self._warn = warn
         self._conn: sqlite3.Connection | None = None
@@ -99,14 +112,19 @@ class Ledger(LedgerReads):
             if self.path is not None:
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-            self._migrate(conn)
+            self._migrate(conn, self.where)
         except BaseException:
             conn.close()
             raise
         return conn
 
+    @property
+    def where(self) -> str:
+        """The ledger as shown to a person (a path, :memory:, or a URL without its password)."""
+        return str(self.path or ":memory:")
+
     @staticmethod
-    def _migrate(conn: sqlite3.Connection) -> None:
+    def _migrate(conn: sqlite3.Connection, where: str) -> None:
         """Apply the migrations this file has not had yet, in order, each under a write lock."""
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations "
@@ -114,6 +132,7 @@ class Ledger(LedgerReads):
         )
         # By set, not by maximum: a file migrated by a build with other numbers (gaps) still gets the rest.
         applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+        check_not_newer(applied, where)
         for version, name, statements in MIGRATIONS:
             if version in applied:
                 continue
@@ -138,12 +157,14 @@ class Ledger(LedgerReads):
         """The connection for a read path; failures become a LedgerError that names the file and a fix."""
         try:
             return self._connect()
-        except (sqlite3.Error, OSError) as exc:
+        except LedgerError:
+            raise
+        except (*self._db_errors, OSError) as exc:
             raise self._read_error(exc) from exc
 
     def _read_error(self, exc: BaseException) -> LedgerError:
         """A plain-language error for a ledger that cannot be read."""
-        where = self.path or ":memory:"
+        where = self.where
         hint = ""
         if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
             hint = "; move the file aside and routesh will start a new ledger"
@@ -155,7 +176,7 @@ class Ledger(LedgerReads):
         try:
             with self._lock:
                 return conn.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
+        except self._db_errors as exc:
             raise self._read_error(exc) from exc
 
     def check_writable(self) -> None:
@@ -165,8 +186,8 @@ class Ledger(LedgerReads):
             with self._lock:
                 conn.execute("BEGIN IMMEDIATE")
                 conn.execute("ROLLBACK")
-        except sqlite3.Error as exc:
-            raise LedgerError(f"cannot write to the usage ledger {self.path or ':memory:'}: {exc}") from exc
+        except self._db_errors as exc:
+            raise LedgerError(f"cannot write to the usage ledger {self.where}: {exc}") from exc
 
     def checkpoint(self) -> bool:
         """Fold the WAL into the database now (PASSIVE: never waits); for idle moments, e.g. between shell prompts.
@@ -259,7 +280,7 @@ class Ledger(LedgerReads):
         stream = self._warn if self._warn is not None else sys.stderr
         try:
             stream.write(
-                f"routesh: warning: usage not recorded in {self.path or ':memory:'} ({self.last_error}); "
+                f"routesh: warning: usage not recorded in {self.where} ({self.last_error}); "
                 "answers are unaffected\n"
             )
             stream.flush()
@@ -301,7 +322,7 @@ class Ledger(LedgerReads):
                     "SET ts = excluded.ts, note = COALESCE(excluded.note, misses.note)",
                     (rid, time.time() if now is None else now, scrub(note)),
                 )
-        except sqlite3.Error as exc:
+        except self._db_errors as exc:
             raise self._read_error(exc) from exc
         return rid
 
@@ -355,24 +376,9 @@ class Ledger(LedgerReads):
         return int(self._query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0][0])
 
 
-_FREE_TEXT = tuple(COLUMNS.index(c) for c in ("error", "prompt", "tag", "answer"))  # text that came from users or upstreams
-
-
-def _params(rec: AttemptRecord) -> tuple[Any, ...]:
-    """The insert parameters of one row, free text scrubbed."""
-    return _scrubbed((*_values(rec), json.dumps(dict(rec.extra), separators=(",", ":")) if rec.extra else None))
-
-
-@functools.lru_cache(maxsize=256)
-def _scrub_cached(text: str) -> str | None:
-    """scrub(), remembered: a session's rows repeat the same prompt (every tool follow-up of a turn carries it)."""
-    return scrub(text)
-
-
-def _scrubbed(params: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The insert parameters with every free-text column scrubbed of secrets."""
-    out = list(params)
-    for i in _FREE_TEXT:
-        if isinstance(out[i], str):
-            out[i] = _scrub_cached(out[i])
-    return tuple(out)
+def check_not_newer(applied: set[int], where: str) -> None:
+    """Refuse a ledger migrated past the migrations this build knows: it has columns or rules this code would break."""
+    known = max(m[0] for m in MIGRATIONS)  # read now: the migrations in force (tests add some)
+    if applied and max(applied) > known:
+        raise LedgerNewer(f"the usage ledger {where} is at schema version {max(applied)}, newer than this routesh "
+                          f"knows ({known}); upgrade routesh, or use another ledger (--ledger)")

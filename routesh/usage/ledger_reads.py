@@ -43,6 +43,7 @@ class LedgerReads:
     """log and stats reads over the store's one connection; a file that cannot be read is a LedgerError."""
 
     _lock: threading.Lock
+    _db_errors: tuple[type[BaseException], ...]
 
     def _reader(self) -> sqlite3.Connection:
         raise NotImplementedError  # the store (Ledger) opens, migrates and shares the connection
@@ -125,12 +126,12 @@ class LedgerReads:
         status_code = " ".join(f"WHEN '{name}' THEN {code}" for name, code in st.STATUS_CODE.items())
         sql = (
             f"SELECT {key}, CAST(a.ts / {st.SLOT_S} AS INTEGER), "
-            f"(CASE a.status {status_code} ELSE 5 END) + {st.FIRST} * (a.attempt <= 1) "
-            f"+ {st.MISS} * (a.attempt <= 1 AND a.request_id IN (SELECT request_id FROM misses)) "
+            f"(CASE a.status {status_code} ELSE 5 END) + {st.FIRST} * CAST(a.attempt <= 1 AS INTEGER) "
+            f"+ {st.MISS} * CAST(a.attempt <= 1 AND a.request_id IN (SELECT request_id FROM misses) AS INTEGER) "
             # failed: a first attempt that did not answer, and no later one did either (an index lookup for the few)
-            f"+ {st.FAILED} * (a.attempt <= 1 AND a.status NOT IN {st.ANSWERED!r} AND NOT EXISTS (SELECT 1 "
+            f"+ {st.FAILED} * CAST(a.attempt <= 1 AND a.status NOT IN {st.ANSWERED!r} AND NOT EXISTS (SELECT 1 "
             f"FROM attempts b WHERE b.request_id = a.request_id AND b.status IN {st.ANSWERED!r}"
-            f"{where.replace(' WHERE ', ' AND ').replace('a.', 'b.')})), "
+            f"{where.replace(' WHERE ', ' AND ').replace('a.', 'b.')}) AS INTEGER), "
             f"{_COST_OR_FREE}, a.latency_ms, a.ttft_ms, {'NULL' if by == 'route' else 'a.route'}, "
             f"{'NULL' if by == 'model' else 'a.model'} FROM attempts a{' NOT INDEXED' if self._wide(since) else ''}"
             f"{where}"
@@ -144,7 +145,7 @@ class LedgerReads:
                 else:
                     since_dt = datetime.fromtimestamp(since, UTC)
                 return st.fold(cursor, by, input_price=input_price, top_models=top_models, tz=tz, since=since_dt)  # type: ignore[arg-type]
-        except sqlite3.Error as exc:
+        except self._db_errors as exc:
             raise self._read_error(exc) from exc
 
     def _wide(self, since: float | datetime | None) -> bool:
