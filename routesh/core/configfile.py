@@ -17,9 +17,9 @@ from .config import (
     Profile,
     Provider,
     ProviderOverride,
-    provider_types,
     Route,
     Rule,
+    provider_types,
 )
 from .hours import parse_hours
 from .ledger_key import parse_ledger
