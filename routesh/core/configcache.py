@@ -10,7 +10,6 @@ Any failure to read or write the cache just means parsing the YAML, as before.
 from __future__ import annotations
 
 import copyreg
-import hashlib
 import os
 from collections.abc import Callable
 from types import MappingProxyType
@@ -18,6 +17,11 @@ from typing import Any
 
 from .. import __version__
 from .config import Config
+
+try:  # CPython's built-in SHA-256, the same digest without hashlib's OpenSSL load (3-7 ms of every start)
+    from _sha256 import sha256  # type: ignore[import-not-found]
+except ImportError:  # another interpreter, or Python 3.12+ (_sha2)
+    from hashlib import sha256
 
 __all__ = ["parse_cached", "KEEP"]
 
@@ -38,7 +42,7 @@ copyreg.pickle(MappingProxyType, _reduce_proxy)  # the Config's read-only maps
 def _entry(text: str, file: str) -> str:
     from .paths import cache_dir
 
-    digest = hashlib.sha256(f"{__version__}\0{file}\0".encode() + text.encode("utf-8", "surrogatepass"))
+    digest = sha256(f"{__version__}\0{file}\0".encode() + text.encode("utf-8", "surrogatepass"))
     return str(cache_dir() / f"config-{digest.hexdigest()[:40]}.pickle")
 
 

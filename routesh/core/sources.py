@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +33,8 @@ def trust_file() -> Path:
 
 
 def _digest(data: bytes) -> str:
+    import hashlib  # only with a project routes.yaml: OpenSSL's load is not on every start
+
     return hashlib.sha256(data).hexdigest()
 
 
