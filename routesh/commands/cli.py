@@ -88,9 +88,19 @@ def run(argv: list[str]) -> int:
         args = dispatch(argv, head, sub, rest)
         if isinstance(args, int):  # a subcommand, help or version: done
             return args
-    from .oneshot import main as oneshot
+    import gc
 
-    return oneshot(args)
+    was = gc.isenabled()
+    gc.disable()  # importing the core allocates much and frees nothing: collections there were pure cost
+    try:
+        from .oneshot import main as oneshot
+
+        if was and not args.dry_run:  # an answer or the shell runs long: collect as usual from here on
+            gc.enable()
+        return oneshot(args)  # a dry-run ends in milliseconds: no collection at all
+    finally:
+        if was:
+            gc.enable()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,8 +130,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry() -> NoReturn:
     """The `routesh` command: main(), then a fast exit (fastexit.py) instead of the interpreter's slow teardown."""
+    from ..core.codecache import install
     from .fastexit import finish
 
+    install()  # the command only: a library caller's dataclasses stay as they were
     finish(main())
 
 

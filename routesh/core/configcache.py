@@ -47,20 +47,17 @@ def _entry(text: str, file: str) -> str:
 
 
 def _load(path: str) -> Config | None:
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return None
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if (hasattr(os, "getuid") and st.st_uid != os.getuid()) or st.st_mode & 0o022:
-            return None  # written by someone else: never unpickle it
-        import pickle
+    from .private import read_own
 
-        try:
-            value = pickle.load(f)
-        except Exception:  # noqa: BLE001 - a torn or foreign file is a miss
-            return None
+    data = read_own(path)  # written by someone else: never unpickled
+    if data is None:
+        return None
+    import pickle
+
+    try:
+        value = pickle.loads(data)
+    except Exception:  # noqa: BLE001 - a torn or foreign file is a miss
+        return None
     return value if isinstance(value, Config) else None
 
 
