@@ -52,10 +52,12 @@ def _load(path: str) -> Config | None:
     data = read_own(path)  # written by someone else: never unpickled
     if data is None:
         return None
-    import pickle
-
+    try:  # the C unpickler itself: pickle.py's own import is not needed to read
+        from _pickle import loads
+    except ImportError:
+        from pickle import loads
     try:
-        value = pickle.loads(data)
+        value = loads(data)
     except Exception:  # noqa: BLE001 - a torn or foreign file is a miss
         return None
     return value if isinstance(value, Config) else None
