@@ -14,6 +14,23 @@ import pytest
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
+# CPython 3.11 before 3.11.8 keeps the AST constructor's recursion depth in interpreter-wide state, so two
+# threads building ASTs at once (pytest formatting a traceback while a server thread in a test prints one:
+# 3.11's traceback module parses source lines for its carets) can fail with "SystemError: AST constructor
+# recursion depth mismatch" (python/cpython#106905), which pytest reports as an INTERNALERROR that ends the run.
+# The test processes serialise ast.parse; routesh itself parses no Python.
+if sys.version_info < (3, 11, 8):
+    import ast
+    import threading
+
+    _ast_parse, _ast_lock = ast.parse, threading.RLock()
+
+    def _serialised_parse(*args, **kwargs):  # type: ignore[no-untyped-def]
+        with _ast_lock:
+            return _ast_parse(*args, **kwargs)
+
+    ast.parse = _serialised_parse  # type: ignore[assignment]
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Tests mirror the packages (tests/core/, tests/gateway/, ...) without __init__.py files, so a test imports its

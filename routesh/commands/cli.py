@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..core.errors import UserError, bug_location
+from ..engines import registry  # noqa: F401 - registers the engines' provider types before any config is read
 
 if TYPE_CHECKING:
     import argparse
@@ -130,10 +131,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry() -> NoReturn:
     """The `routesh` command: main(), then a fast exit (fastexit.py) instead of the interpreter's slow teardown."""
-    from ..core.codecache import install
     from .fastexit import finish
 
-    install()  # the command only: a library caller's dataclasses stay as they were
     finish(main())
 
 

@@ -84,9 +84,8 @@ def _show(plan: Plan, as_json: bool, chain: Followup) -> int:
     if as_json:
         import json
 
-        d = plan.to_json()
-        d["conversation"] = {"id": chain.conversation, "turns": chain.turns} if chain.continued else None
-        print(json.dumps(d, indent=2, ensure_ascii=False))
+        said = {"id": chain.conversation, "turns": chain.turns} if chain.continued else None
+        print(json.dumps(plan.to_json(said), indent=2, ensure_ascii=False))
     else:
         from ..rendering.plan_panel import write_plan  # not rich: its console alone cost a third of the dry-run
 

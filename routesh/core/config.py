@@ -10,12 +10,25 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from .baseline import Baseline
 
-ProviderType = Literal["anthropic", "openai"]
+ProviderType = str  # "anthropic", "openai", or a type an engine registered (provider_types())
+_PROVIDER_TYPES: list[str] = ["anthropic", "openai"]  # the wire formats the core itself reasons about
 Via = Literal["api", "claude-code"]
 Auth = Literal["api-key", "bearer", "subscription"]
 OnSecret = Literal["block", "redact", "warn", "allow"]
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def provider_types() -> tuple[str, ...]:
+    """The `type:` names routes.yaml accepts: the built-in wire formats, then any an engine registered."""
+    return tuple(_PROVIDER_TYPES)
+
+
+def register_provider_type(name: str) -> None:
+    """Let routes.yaml name a new engine's provider type: the core validates config before any engine loads,
+    so engines/registry.py registers its types here, and adding an engine stays a change in engines/ only."""
+    if name not in _PROVIDER_TYPES:
+        _PROVIDER_TYPES.append(name)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from types import MappingProxyType
-from typing import Any, get_args
+from typing import Any
 
 from yaml.nodes import Node
 
@@ -17,7 +17,7 @@ from .config import (
     Profile,
     Provider,
     ProviderOverride,
-    ProviderType,
+    provider_types,
     Route,
     Rule,
 )
@@ -130,9 +130,9 @@ def _empty(node: Node) -> bool:
 def _provider(r: Reader, name: str, node: Node) -> Provider:
     where = f"providers.{name}"
     m = r.mapping(node, where, PROVIDER_KEYS)
-    ptype = r.string(m.get("type"), f"{where}.type", get_args(ProviderType))
+    ptype = r.string(m.get("type"), f"{where}.type", provider_types())
     if "type" not in m and m:
-        r.fail(node, f"{where}: missing `type:` ({' or '.join(get_args(ProviderType))})")
+        r.fail(node, f"{where}: missing `type:` ({' or '.join(provider_types())})")
     key = r.string(m.get("key"), f"{where}.key", ("none",))
     if "key" in m and key is None and m["key"].tag.endswith("null"):
         key = "none"
@@ -293,7 +293,9 @@ def _cross_check(r: Reader, top: dict[str, Node], providers: dict[str, Provider]
     """References between sections: every name must exist, fallbacks must not loop."""
 
     def route_ref(name: str | None, node: Node | None, where: str) -> None:
-        if name and name not in routes:  # the message (a did-you-mean over every route) only when needed
+        if name is not None and not name.strip():
+            r.fail(node, f"{where}: an empty route name; name a route ({_names(routes)}) or remove it")
+        elif name and name not in routes:  # the message (a did-you-mean over every route) only when needed
             r.fail(node, f"{where}: unknown route '{name}'{did_you_mean(name, routes)}; routes: {_names(routes)}")
 
     route_ref(default_route, top.get("default_route") or top.get("routes"), "default_route")

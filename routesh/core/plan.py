@@ -66,8 +66,8 @@ class Plan:
         return self.budget.downgrade if self.downgraded_from and self.budget and self.budget.downgrade \
             else self.decision.route
 
-    def to_json(self) -> dict[str, Any]:
-        """The --dry-run --json object (field names are a contract)."""
+    def to_json(self, conversation: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The --dry-run --json object (field names are a contract); `conversation`: the one -c/--cid continues."""
         d = self.decision
         rule = None
         if d.rule is not None:
@@ -98,6 +98,7 @@ class Plan:
             "prompt_chars": len(d.text),
             "attachments": [a.to_json() for a in self.attachments],
             "notes": list(self.notes),
+            "conversation": conversation,
         }
 
 

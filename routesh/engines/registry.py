@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import Protocol, cast
 
+from ..core.config import register_provider_type
 from ..core.events import EngineRequest, Event
 
 
@@ -46,6 +47,9 @@ _MODULES: dict[str, str] = {
     "openai": "routesh.engines.openai_api",
     "claude-code": "routesh.engines.claude_code",
 }
+for _type in _MODULES:  # every engine but claude-code (a route's `via:`, not a type) is a provider `type:`
+    if _type != "claude-code":
+        register_provider_type(_type)
 
 
 def engine_for(provider_type: str, via: str = "api") -> Engine:

@@ -297,3 +297,10 @@ def test_duplicate_keys_at_every_level():
                   "providers: {}\n")
     assert any(p.startswith("routes.yaml:2:") and "'model' appears twice" in p for p in ps)
     assert any(p.startswith("routes.yaml:4:") and "'providers' appears twice" in p for p in ps)
+
+
+@pytest.mark.parametrize("fallback", ['""', "[' ']", "[default, '']"])
+def test_an_empty_fallback_name_is_refused_with_the_fix(fallback: str) -> None:
+    ps = problems(f"routes:\n  default: {{provider: a, model: m, fallback: {fallback}}}\n"
+                  "providers: {a: {type: openai}}\n")
+    assert any("routes.default.fallback: an empty route name" in p for p in ps), ps
