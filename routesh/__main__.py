@@ -1,5 +1,5 @@
 """`python -m routesh` is the same as the `routesh` command."""
 
-from .commands.cli import entry
+from .commands.start import entry
 
 entry()

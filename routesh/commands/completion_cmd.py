@@ -48,7 +48,8 @@ def names(kind: str, config: str | None, profile: str | None) -> list[str]:
 
 def command_words() -> dict[str, list[str]]:
     """'' → the top-level options; each command → its options and actions (nested actions flattened)."""
-    from .cli import SUBCOMMANDS, _load, _top_parser
+    from .cli import SUBCOMMANDS, load as _load
+    from .parsers import _top_parser
 
     out = {"": _options(_top_parser())}
     for sub, spec in SUBCOMMANDS.items():

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..core.context import Context
 from ..core.errors import UserError
-from ..core.events import Message
+
+if TYPE_CHECKING:
+    from ..core.events import Message
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from ..core.config import Config
 from ..core.context import Context, announce, build
 from ..core.errors import UserError
 from ..core.yamlnodes import did_you_mean
-from .cli import add_global_options
+from .parsers import add_global_options
 
 Handler = Callable[[argparse.Namespace], int]
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from ..core.attach import Attachment
 from ..core.context import build
@@ -15,6 +14,9 @@ from ..core.plan import Plan
 from ..core.prompt import read_stdin
 from ..pipeline.prepare import claude_missing, plan_for
 from .followup import Followup, followup
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def main(args: argparse.Namespace) -> int:
@@ -83,6 +85,8 @@ def _inputs(words: list[str], files: list[str], stdin_tty: bool, max_kb: int) ->
 
 def _show(plan: Plan, as_json: bool, chain: Followup) -> int:
     if as_json:
+        import json
+
         said = {"id": chain.conversation, "turns": chain.turns} if chain.continued else None
         print(json.dumps(plan.to_json(said), indent=2, ensure_ascii=False))
     else:

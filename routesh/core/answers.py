@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from .events import Message
+if TYPE_CHECKING:  # imported where used: every one-shot asks this module for a conversation id
+    from .events import Message
 
 ANSWER_CAP = 65_536  # characters of an answer the ledger keeps; longer ones keep their start and a note
 
@@ -74,6 +76,8 @@ class Exchange:
 def history(turns: list[Exchange]) -> tuple[Message, ...]:
     """The messages a continued conversation sends before the new prompt: each turn answered in full, in order
     (a cancelled or broken-off answer is left out, as the shell leaves it out of its history)."""
+    from .events import Message
+
     out: list[Message] = []
     for t in turns:
         if t.status == "ok" and t.prompt is not None and t.answer:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -53,6 +52,8 @@ def expand(specs: Iterable[str], flag: str = "-f") -> list[str]:
     """-f arguments → paths: globs expanded (a glob that matches nothing is an error), each path once."""
     out: list[str] = []
     for spec in specs:
+        import glob  # only with -f: glob and fnmatch are not on a plain prompt's path
+
         if spec != "-" and glob.has_magic(spec):
             found = sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p))
             if not found:

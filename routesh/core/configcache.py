@@ -10,7 +10,6 @@ Any failure to read or write the cache just means parsing the YAML, as before.
 from __future__ import annotations
 
 import copyreg
-import hashlib
 import os
 from collections.abc import Callable
 from types import MappingProxyType
@@ -18,6 +17,11 @@ from typing import Any
 
 from .. import __version__
 from .config import Config
+
+try:  # CPython's built-in SHA-256, the same digest without hashlib's OpenSSL load (3-7 ms of every start)
+    from _sha256 import sha256  # type: ignore[import-not-found]
+except ImportError:  # another interpreter, or Python 3.12+ (_sha2)
+    from hashlib import sha256
 
 __all__ = ["parse_cached", "KEEP"]
 
@@ -38,25 +42,24 @@ copyreg.pickle(MappingProxyType, _reduce_proxy)  # the Config's read-only maps
 def _entry(text: str, file: str) -> str:
     from .paths import cache_dir
 
-    digest = hashlib.sha256(f"{__version__}\0{file}\0".encode() + text.encode("utf-8", "surrogatepass"))
+    digest = sha256(f"{__version__}\0{file}\0".encode() + text.encode("utf-8", "surrogatepass"))
     return str(cache_dir() / f"config-{digest.hexdigest()[:40]}.pickle")
 
 
 def _load(path: str) -> Config | None:
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return None
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if (hasattr(os, "getuid") and st.st_uid != os.getuid()) or st.st_mode & 0o022:
-            return None  # written by someone else: never unpickle it
-        import pickle
+    from .private import read_own
 
-        try:
-            value = pickle.load(f)
-        except Exception:  # noqa: BLE001 - a torn or foreign file is a miss
-            return None
+    data = read_own(path)  # written by someone else: never unpickled
+    if data is None:
+        return None
+    try:  # the C unpickler itself: pickle.py's own import is not needed to read
+        from _pickle import loads
+    except ImportError:
+        from pickle import loads
+    try:
+        value = loads(data)
+    except Exception:  # noqa: BLE001 - a torn or foreign file is a miss
+        return None
     return value if isinstance(value, Config) else None
 
 

@@ -7,20 +7,20 @@ Pure except `installed_claude_version`, which reads one small file next to the `
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .catalog import CLAUDE_CODE_OVERHEAD
 from .config import ModelInfo
 from .cost import PER
-from .events import Message
 from .tokens import estimate_tokens
+
+if TYPE_CHECKING:  # annotations only: the events module's dataclasses cost the dry-run's start
+    from .events import Message
 
 DEFAULT_MAX_OUTPUT = 8192  # max_tokens of an API call when the route sets no max_output_tokens
 PER_MESSAGE = 3  # tokens each message adds around its text (role and separators)
@@ -112,6 +112,9 @@ def claude_code_overhead(version: str | None) -> tuple[int | None, str | None]:
 @lru_cache(maxsize=8)
 def installed_claude_version(claude_path: str | None = None) -> str | None:
     """The version in the package.json of the `claude` that would run, or None when it cannot be read."""
+    import json
+    import shutil  # here, not at the top: shutil pulls in bz2 and lzma, which the dry-run never needs
+
     exe = os.path.expanduser(claude_path) if claude_path else shutil.which("claude")
     if not exe:
         return None

@@ -14,11 +14,11 @@ from .attach import Attachment, blocks
 from .config import Config, Profile, Provider
 from .context import Context
 from .estimate import Estimate, estimate, installed_claude_version
-from .events import Message
 from .policy import BudgetVerdict, Verdict, apply_budget, check, check_budget, day_start, month_start
 from .router import Decision, decide
 
 if TYPE_CHECKING:
+    from .events import Message
     from .keyshare import SharedKey
 
 SpentFn = Callable[[str, datetime, datetime], tuple[float, float]]  # (profile, day start, month start) → spent

@@ -67,3 +67,20 @@ def write_private(path: str | os.PathLike[str], text: str) -> None:
         except OSError:
             pass
         raise
+
+
+def read_own(path: str | os.PathLike[str]) -> bytes | None:
+    """The file's bytes when this user owns it and nobody else may write it (a cache about to be unpickled or
+    run), else None; a symlink or a missing file is None too."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if (hasattr(os, "getuid") and st.st_uid != os.getuid()) or st.st_mode & 0o022:
+            return None  # written by someone else: never load it
+        try:
+            return f.read()
+        except OSError:
+            return None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,10 +32,14 @@ def trust_file() -> Path:
 
 
 def _digest(data: bytes) -> str:
+    import hashlib  # only with a project routes.yaml: OpenSSL's load is not on every start
+
     return hashlib.sha256(data).hexdigest()
 
 
 def _trusted() -> dict[str, str]:
+    import json  # only with a project routes.yaml
+
     try:
         data = json.loads(trust_file().read_text(encoding="utf-8"))
         return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
@@ -51,6 +53,8 @@ def trust(path: Path) -> str:
     digest = _digest(path.read_bytes())
     store = _trusted()
     store[str(path)] = digest
+    import json
+
     from .private import write_private
 
     write_private(trust_file(), json.dumps(store, indent=2, sort_keys=True) + "\n")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Iterator
@@ -163,6 +162,8 @@ def did_you_mean(word: str, choices: Any) -> str:
     names = [str(c) for c in choices]
     if len(names) > 1000 or len(word) > 200:
         return ""
+    import difflib  # only when a name is wrong: not on every start
+
     match = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
     return f" (did you mean '{match[0]}'?)" if match else ""
 

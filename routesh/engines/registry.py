@@ -21,13 +21,16 @@ are imported inside the functions that need them.
 from __future__ import annotations
 
 import importlib
-import threading
 from collections.abc import Iterator
 from types import ModuleType
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from ..core.config import register_provider_type
-from ..core.events import EngineRequest, Event
+
+if TYPE_CHECKING:  # annotations only: every command imports this module, the dry-run makes no request
+    import threading
+
+    from ..core.events import EngineRequest, Event
 
 
 class Engine(Protocol):

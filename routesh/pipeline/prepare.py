@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ..core.attach import Attachment
 from ..core.config import Config
 from ..core.context import Context
 from ..core.errors import PolicyRefusal, UserError
-from ..core.events import Message
 from ..core.plan import Plan, SpentFn, make_plan
 from ..core.prompt import check_size, check_text
 from ..core.yamlnodes import did_you_mean
+
+if TYPE_CHECKING:
+    from ..core.events import Message
 
 
 def lookup(profile: str, provider):  # type: ignore[no-untyped-def]

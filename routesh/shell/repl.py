@@ -7,7 +7,6 @@ and runner.Runner, so the shell cannot route differently from `routesh PROMPT`.
 
 from __future__ import annotations
 
-import argparse
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +31,8 @@ from .reload import HotReload, _stamp
 from .turn import Conversation, Finished
 
 if TYPE_CHECKING:
+    import argparse
+
     from ..core.attach import Attachment
     from ..pipeline.runner import Runner
 

@@ -143,3 +143,29 @@ def test_the_exit_code_survives_the_fast_exit_and_a_closed_pipe_is_quiet() -> No
     out = subprocess.run(f"{sys.executable} -m routesh --dry-run 'fix the failing test' | head -c 1 >/dev/null", shell=True,
                          capture_output=True, text=True)
     assert out.returncode == 0 and "Exception ignored" not in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    [], ["hi"], ["--dry-run", "fix", "the failing test"], ["--json", "--dry-run", "x"], ["fix", "--dry-run", "it"],
+    ["--dry-run", "--dry-run", ""], ["--json"], ["a=b", "ünïcode", "/debug why"],
+])
+def test_the_hand_parsed_one_shot_gives_what_argparse_gives(argv: list[str]) -> None:
+    from routesh.commands.cli import fast_args
+    from routesh.commands.parsers import _top_parser
+
+    fast = fast_args(argv)
+    assert fast is not None and vars(fast) == vars(_top_parser().parse_intermixed_args(argv))
+
+
+@pytest.mark.parametrize("argv", [
+    ["-m", "x", "hi"], ["--", "log", "it"], ["-"], ["--dry"], ["log", "x"], ["help"], ["--dry-run", "version"],
+    ["-c", "hi"], ["--route=quick", "hi"], ["hi", "-f", "a.txt"],
+])
+def test_anything_else_is_left_to_argparse(argv: list[str]) -> None:
+    from routesh.commands.cli import fast_args
+
+    assert fast_args(argv) is None
+
+
+def test_the_dry_run_imports_neither_argparse_nor_shutil_nor_difflib() -> None:
+    assert loaded_after(["--dry-run", "fix the failing test"], ("argparse", "shutil", "difflib")) == []
