@@ -1,9 +1,10 @@
 """Dataclass methods compiled once, kept in the XDG cache: each frozen dataclass compiles six small functions from
 source when its module is imported, and those compiles were the largest single part of a dry-run's start (a
-fifth to a third of it, issue 11; importing `inspect` for it another tenth). The `dataclasses` module builds each method by calling `exec` on source text;
-`install()` gives that module an `exec` that looks the text up first and runs the code object compiled for it
-before (the same text always compiles to the same code, so the classes are exactly what they were). Only a
-file this user owns and nobody else may write is loaded (as with __pycache__); any failure means compiling.
+fifth to a third of it, issue 11; importing `inspect` for it another tenth). The `dataclasses` module builds
+each method by calling `exec` on source text; `install()` gives that module an `exec` that looks the text up
+first and runs the code object compiled for it before (the same text always compiles to the same code, so the
+classes are exactly what they were). Only a file this user owns and nobody else may write is loaded (as with
+__pycache__); any failure means compiling.
 """
 
 from __future__ import annotations
@@ -67,10 +68,14 @@ class CodeMemo:
 
 
 def cache_file() -> str:
-    """One file per interpreter (code objects are version-specific) and routesh version."""
+    """One file per interpreter and bytecode format (code objects are version-specific: the magic number can
+    change within a minor version) and per routesh version."""
+    from importlib._bootstrap_external import MAGIC_NUMBER  # already loaded: the import system's own module
+
     from .paths import cache_dir
 
-    return str(cache_dir() / f"dataclass-code-{sys.implementation.cache_tag}-{__version__}.marshal")
+    tag = f"{sys.implementation.cache_tag}-{MAGIC_NUMBER.hex()}"
+    return str(cache_dir() / f"dataclass-code-{tag}-{__version__}.marshal")
 
 
 def read(path: str) -> dict[str, CodeType]:
