@@ -13,8 +13,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 MAX_LINES = 400
-# Split on the gateway-speed branch (issue 14's work); not to be edited here. Drop each once it is split.
-TOO_LONG_FOR_NOW = {"routesh/gateway/translate.py", "routesh/gateway/attempts.py", "routesh/gateway/client.py"}
 
 # The pure base: the core may import screening; screening imports nothing else of routesh. Every package may
 # import both (and the top-level `routesh` package, which holds only __version__).
@@ -63,11 +61,29 @@ def modules(root: Path) -> Iterator[tuple[str, Path]]:
         yield ".".join(parts), path
 
 
-def imports(root: Path, name: str, path: Path) -> Iterator[tuple[str, int]]:
-    """(imported routesh module, line) for every import in the module, wherever it is."""
+def at_import_time(tree: ast.Module) -> Iterator[ast.AST]:
+    """The statements that run when the module is imported: its body and the blocks in it (not functions,
+    not classes' methods, not `if TYPE_CHECKING:`)."""
+    todo: list[ast.AST] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        yield node
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.dump(node.test):
+            todo.extend(node.orelse)
+        elif isinstance(node, (ast.If, ast.Try, ast.With, ast.ClassDef)):
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                todo.extend(getattr(node, field, []) or [])
+        elif isinstance(node, ast.ExceptHandler):
+            todo.extend(node.body)
+
+
+def imports(root: Path, name: str, path: Path, *, import_time: bool = False) -> Iterator[tuple[str, int]]:
+    """(imported routesh module, line) for every import in the module, wherever it is (import_time: only the
+    imports that run when the module itself is imported)."""
     is_pkg = path.name == "__init__.py"
     package = name if is_pkg else name.rsplit(".", 1)[0]
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in at_import_time(tree) if import_time else ast.walk(tree):
         if isinstance(node, ast.Import):
             for a in node.names:
                 if a.name == "routesh" or a.name.startswith("routesh."):
@@ -105,7 +121,7 @@ def violations(root: Path) -> list[str]:
     for name, path in modules(root):
         rel = path.relative_to(root).as_posix()
         lines = len(path.read_text(encoding="utf-8").splitlines())
-        if lines > MAX_LINES and rel not in TOO_LONG_FOR_NOW:
+        if lines > MAX_LINES:
             found.append(f"{rel}: {lines} lines, over {MAX_LINES}: split it along a seam, one job per module")
         if path.parent == root / "routesh" and path.name not in ("__init__.py", "__main__.py"):
             found.append(f"{rel}: a module directly in routesh/: move it into the package whose job it does "
@@ -123,7 +139,41 @@ def violations(root: Path) -> list[str]:
             if not allowed(src, dst):
                 found.append(f"{rel}:{line}: {src} imports {target} ({dst}): not an allowed direction")
     found += [f"import circle between packages: {' -> '.join(c)}" for c in circles(edges)]
+    found += [f"import circle between modules at import time: {' <-> '.join(c)}" for c in module_circles(root)]
     return found
+
+
+def module_circles(root: Path) -> list[list[str]]:
+    """Groups of modules that import each other when imported (strongly connected, Tarjan): such a circle makes
+    the result depend on which module is imported first. Imports inside functions and for type checking only
+    are not circles of this kind; the package rule above already keeps them within a package."""
+    graph = {name: {t for t, _ in imports(root, name, path, import_time=True) if t != name}
+             for name, path in modules(root)}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v] & graph.keys():
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while (w := stack.pop()) != v:
+                group.append(w)
+            if group:
+                out.append(sorted([v, *group]))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
 
 
 def allowed(src: str, dst: str) -> bool:
@@ -239,3 +289,13 @@ def test_tests_mirror_the_packages_with_unique_basenames() -> None:
     names = [t.name for t in tests]
     assert len(names) == len(set(names)), "two tests with one basename: pytest (no __init__.py) cannot import both"
     assert not list((ROOT / "tests").rglob("__init__.py"))
+
+
+def test_modules_importing_each_other_at_import_time_fail(tree: Path) -> None:
+    write(tree, "routesh/core/alpha.py", "from . import beta\n")
+    write(tree, "routesh/core/beta.py", "from .alpha import x\n")
+    write(tree, "routesh/core/gamma.py", "def f():\n    from . import alpha\n")  # lazy: not a circle
+    write(tree, "routesh/core/delta.py", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+          "    from . import gamma\nfrom . import alpha\n")
+    assert module_circles(tree) == [["routesh.core.alpha", "routesh.core.beta"]]
+    assert any("routesh.core.alpha <-> routesh.core.beta" in v for v in violations(tree))
