@@ -157,5 +157,5 @@ def request_page(ledger: ReadOnlyLedger | None, request_id: str, token: str, con
                      "log_prompts is off).</p>")
     answer = next((a["answer"] for a in reversed(attempts) if a.get("answer")), None)
     if answer:  # kept with the prompt where log_prompts allows (`routesh log --show` prints the same)
-        parts.append(f'<h2>Answer</h2><pre class="prompt">{esc(answer)}</pre>')
+        parts.append(f'<h2>Answer</h2><pre class="answer">{esc(answer)}</pre>')
     return page(f"Request {request_id[:16]}", "".join(parts), token=token, active="/requests")

@@ -31,9 +31,11 @@ def test_xdg_dirs_match_platformdirs(env: dict[str, str], monkeypatch: pytest.Mo
 
 
 def loaded_after(argv: list[str], watch: tuple[str, ...]) -> list[str]:
-    """Which of `watch` (top-level module names) the CLI imported to run argv."""
-    code = (f"import sys; from routesh.commands.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
-            f"top = {{m.split('.')[0] for m in sys.modules}}\n"
+    """Which of `watch` (top-level module names) the CLI imported to run argv (not what the interpreter's own
+    start-up, e.g. a site-packages .pth file, had loaded already)."""
+    code = (f"import sys; before = set(sys.modules); from routesh.commands.cli import main\n"
+            f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+            f"top = {{m.split('.')[0] for m in set(sys.modules) - before}}\n"
             f"sys.stderr.write('LOADED:' + ','.join(sorted(top & {set(watch)!r})))")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ, NO_COLOR=""))
     assert "LOADED:" in p.stderr, p.stderr

@@ -245,7 +245,7 @@ def test_a_request_opens_to_its_routing_explanation(ui: UI) -> None:
     assert body.count("<h2>Attempt") == 3 and "HTTP 500" in body
     assert "the default profile" in body  # why this profile, recorded with the request
     assert "<dt>Secrets found</dt><dd>none found</dd>" in body
-    assert re.search(r"<h2>Answer</h2><pre class=\"prompt\">Hello from claude-haiku-4-5\.", body)  # the kept answer
+    assert re.search(r"<h2>Answer</h2><pre class=\"answer\">Hello from claude-haiku-4-5\.", body)  # the kept answer
     rid = next(r["request_id"] for r in rows(ui) if r["route"] == "cheap" and r["tag"] is None)
     status, _, body = ui.get(f"/request?id={rid}")
     assert "rule 1: /cheap" in body and "routes.yaml, line 11</a>)" in body
