@@ -226,8 +226,16 @@ def _bindings() -> KeyBindings:
             b.apply_completion(state.completions[0])
         elif state is not None and state.completions:
             b.complete_next()
-        else:
-            b.start_completion(insert_common_part=True)
+        elif b.completer is not None:
+            # Asked here, not with start_completion(): while the completion started by typing is still running,
+            # prompt_toolkit drops a second one, and its lone candidate would be shown but never inserted.
+            from prompt_toolkit.completion import CompleteEvent
+
+            found = list(b.completer.get_completions(b.document, CompleteEvent(completion_requested=True)))
+            if len(found) == 1:
+                b.apply_completion(found[0])
+            elif found:
+                b.start_completion(insert_common_part=True)
 
     @kb.add("escape", "enter")
     def _newline(event: KeyPressEvent) -> None:
