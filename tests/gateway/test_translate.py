@@ -727,8 +727,8 @@ def test_garbage_and_out_of_order_tool_arguments_are_survived() -> None:
 
 def test_anthropic_sdk_reads_the_translated_stream() -> None:
     """The official Anthropic SDK (what Claude Code is built on) accepts the bytes and rebuilds the message."""
-    anthropic = pytest.importorskip("anthropic")
-    httpx2 = pytest.importorskip("httpx2")
+    import anthropic  # the test extra installs it (and its HTTP client): a missing one fails, never skips
+    import httpx2
     raw, _ = translate(OPENAI_STREAM)
 
     def handler(request: Any) -> Any:
