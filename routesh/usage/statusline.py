@@ -37,6 +37,11 @@ def month_start(now: float) -> float:
     return time.mktime((t.tm_year, t.tm_mon, 1, 0, 0, 0, 0, 0, -1))
 
 
+def _printable(text: object) -> str:
+    """Ledger text as it may reach Claude Code's terminal: control characters (escape sequences) dropped."""
+    return "".join(c for c in str(text) if c.isprintable())[:80]
+
+
 def ours(ledger: str, profile: str, session: str | None, daily: float | None, monthly: float | None,
          now: float) -> str:
     """The routesh part of the line, from the ledger."""
@@ -50,7 +55,7 @@ def ours(ledger: str, profile: str, session: str | None, daily: float | None, mo
                 "SELECT COALESCE(SUM(cost_usd), 0), COALESCE(SUM(CASE WHEN cost_usd IS NOT NULL "
                 "THEN baseline_cost_usd - cost_usd END), 0) FROM attempts WHERE session_id = ?", (session,)).fetchone()
             if last is not None:
-                parts.append(f"{last[0]} → {last[1]}")
+                parts.append(f"{_printable(last[0])} → {_printable(last[1])}")
                 parts.append(f"session {usd(cost)}")
         start = month_start(now) if daily is None and monthly is not None else day_start(now)
         (spent,) = conn.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM attempts WHERE profile = ? AND ts >= ?",

@@ -62,6 +62,14 @@ def test_a_session_dearer_than_the_baseline_says_so(tmp_path: Path) -> None:
     assert out.stdout.endswith("session $0.50 · today $0.50 · $0.20 over baseline\n")
 
 
+def test_control_characters_from_the_ledger_never_reach_the_terminal(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "u.db") as led:
+        led.record(rec("a", time.time(), "de\x1b]0;owned\x07fault", "m\x1b[2J\r\nodel", 0.10, 0.10))
+    out = run_line(status_command(tmp_path / "u.db", Profile("personal"), None), json.dumps({"session_id": SID}))
+    assert out.stdout.startswith("routesh · de]0;ownedfault → m[2Jodel · ") and out.stdout.count("\n") == 1
+    assert not any(ord(c) < 32 and c != "\n" for c in out.stdout)
+
+
 @pytest.mark.parametrize("stdin", ["", "not json", json.dumps({"session_id": 5}), json.dumps([1])])
 def test_odd_input_still_answers(ledger: Path, stdin: str) -> None:
     out = run_line(status_command(ledger, Profile("personal"), None), stdin)
