@@ -13,7 +13,15 @@ from typing import Any
 
 from .. import __version__
 from ..core.events import Done, EngineError, EngineRequest, Event, TextDelta, Usage
-from .common import Emitter, classify_wire_error, error_body, looks_like_context_error, parse_retry_after, pump, scrub
+from .common import (
+    Emitter,
+    classify_wire_error,
+    looks_like_context_error,
+    parse_retry_after,
+    pump,
+    relay_sse,
+    scrub,
+)
 
 __all__ = ["stream", "preload"]
 
@@ -106,7 +114,6 @@ class _Call:
     def produce(self, emit: Emitter) -> None:
         """Make the streamed call and emit events; runs on the pump's thread."""
         from . import wire
-        from .sse import SSEParser
 
         req = self.req
         try:
@@ -118,20 +125,8 @@ class _Call:
         except BaseException as exc:  # noqa: BLE001
             raise classify_wire_error(exc, req, "event", answering=False) from None
         try:
-            if resp.status >= 300:
-                parsed, text = error_body(resp.read())
-                raise _status_error(resp.status, parsed, f"Error code: {resp.status} - {parsed or text}",
-                                    resp.headers, req)
-            parser = SSEParser()
             state = _State()
-            for chunk in resp.chunks():
-                for ev in parser.feed(chunk):
-                    if not state.on(ev.event, ev.data, emit, resp, req):
-                        return
-                if emit.stopped.is_set():
-                    return
-            for ev in parser.close():
-                state.on(ev.event, ev.data, emit, resp, req)
+            relay_sse(resp, req, emit, lambda event, data: state.on(event, data, emit, resp, req), _status_error)
         except BaseException as exc:  # noqa: BLE001
             raise classify_wire_error(exc, req, "event", answering=True) from None
         finally:

@@ -9,7 +9,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Generator, Mapping
-from typing import cast
+from typing import Any, cast
 
 from ..core.events import EngineError, EngineRequest, Event
 from ..screening.keymask import mask_keys
@@ -205,3 +205,23 @@ def error_body(raw: bytes) -> tuple[object, str]:
         return json.loads(text), text
     except ValueError:
         return None, text
+
+
+def relay_sse(resp: Any, req: EngineRequest, emit: Emitter, on_event: Callable[[str, str], bool],
+              status_error: Callable[..., EngineError]) -> None:
+    """The body of a streamed call, the same for every SSE engine: an error status raised as the provider's
+    error, else each event handed to on_event(event, data) until it returns False or the consumer stops."""
+    from .sse import SSEParser
+
+    if resp.status >= 300:
+        parsed, text = error_body(resp.read())
+        raise status_error(resp.status, parsed, f"Error code: {resp.status} - {parsed or text}", resp.headers, req)
+    parser = SSEParser()
+    for chunk in resp.chunks():
+        for ev in parser.feed(chunk):
+            if not on_event(ev.event, ev.data):
+                return
+        if emit.stopped.is_set():
+            return
+    for ev in parser.close():
+        on_event(ev.event, ev.data)

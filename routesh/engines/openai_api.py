@@ -19,7 +19,15 @@ from typing import Any
 
 from .. import __version__
 from ..core.events import Done, EngineError, EngineRequest, Event, TextDelta, Usage
-from .common import Emitter, classify_wire_error, error_body, looks_like_context_error, parse_retry_after, pump, scrub
+from .common import (
+    Emitter,
+    classify_wire_error,
+    looks_like_context_error,
+    parse_retry_after,
+    pump,
+    relay_sse,
+    scrub,
+)
 
 __all__ = ["stream", "preload"]
 
@@ -140,7 +148,6 @@ class _Call:
     def produce(self, emit: Emitter) -> None:
         """Make the streamed call and emit events; runs on the pump's thread."""
         from . import wire
-        from .sse import SSEParser
 
         req = self.req
         try:
@@ -150,19 +157,7 @@ class _Call:
         except BaseException as exc:  # noqa: BLE001
             raise classify_wire_error(exc, req, "chunk", answering=False) from None
         try:
-            if resp.status >= 300:
-                parsed, text = error_body(resp.read())
-                raise _status_error(resp.status, parsed, f"Error code: {resp.status} - {parsed or text}",
-                                    resp.headers, req)
-            parser = SSEParser()
-            for piece in resp.chunks():
-                for ev in parser.feed(piece):
-                    if not self.on(ev.event, ev.data, emit):
-                        return
-                if emit.stopped.is_set():
-                    return
-            for ev in parser.close():
-                self.on(ev.event, ev.data, emit)
+            relay_sse(resp, req, emit, lambda event, data: self.on(event, data, emit), _status_error)
         except BaseException as exc:  # noqa: BLE001
             if self.usage is not None:  # some servers send usage on every chunk: what was reported still counts
                 emit(replace(self.usage, final=False))
