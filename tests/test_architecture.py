@@ -5,6 +5,9 @@ the packages. Read from the source with ast (imports inside functions and TYPE_C
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -204,7 +207,11 @@ def circles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_the_tree_keeps_the_rules() -> None:
-    assert violations(ROOT) == []
+    # In a fresh interpreter: on CPython 3.11 before 3.11.8 a server thread left over by an earlier test can
+    # corrupt the AST constructor's interpreter-wide depth counter (python/cpython#106905, see conftest.py)
+    # while ~200 files are parsed here, which would fail this test for no fault of the tree.
+    out = subprocess.run([sys.executable, __file__], capture_output=True, text=True, timeout=120, check=True)
+    assert json.loads(out.stdout) == []
 
 
 def test_allowed_edges_form_no_circle() -> None:
@@ -299,3 +306,7 @@ def test_modules_importing_each_other_at_import_time_fail(tree: Path) -> None:
           "    from . import gamma\nfrom . import alpha\n")
     assert module_circles(tree) == [["routesh.core.alpha", "routesh.core.beta"]]
     assert any("routesh.core.alpha <-> routesh.core.beta" in v for v in violations(tree))
+
+
+if __name__ == "__main__":  # the real tree's violations as JSON, for test_the_tree_keeps_the_rules
+    print(json.dumps(violations(ROOT)))
